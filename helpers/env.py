@@ -32,6 +32,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Where the course lives on GitHub: Colab badges and the hosted-runtime setup cell are built from it.
+GITHUB_REPO = "finetuning-vs-rag/course"
+GITHUB_BRANCH = "main"
+
+
+def colab_url(notebook: str) -> str:
+    """The Colab link for a notebook path relative to the repo root, e.g. 'notebooks/00_setup.ipynb'."""
+    return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{GITHUB_BRANCH}/{notebook}"
+
 PROFILES = ("learner", "ci")
 
 # Generators the course knows. "embedded" models ship inside a PyPI package and work offline.

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,20 @@ def embedded_generator_dir(rebuild: bool = False, progress: Callable[[str], None
 # Loaders
 # ---------------------------------------------------------------------------------------------
 
+@contextmanager
+def _quiet_loading():
+    """Hide transformers' per-tensor loading bar for sub-second local loads (it clutters notebook outputs)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _prepare_tokenizer(tokenizer) -> None:
     tokenizer.padding_side = "left"  # batched generation needs left padding
     if tokenizer.pad_token is None:
@@ -270,14 +285,15 @@ def load_generator(tier: str | None = None, model_id: str | None = None, max_seq
     env.configure(tier)
     model_id = env._check_model(model_id, env.MODELS, "model_id") if model_id else env.generator_id(tier)
     settings = env.TIERS[tier]
-    start = time.perf_counter()
     if env.is_embedded(model_id):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = embedded_generator_dir()
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        start = time.perf_counter()  # the load itself, after imports and any one-time conversion
+        with _quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         model.eval()
         device, backend = "cpu", "transformers"
         if tier != "cpu":
@@ -286,6 +302,7 @@ def load_generator(tier: str | None = None, model_id: str | None = None, max_seq
     elif tier != "cpu" and unsloth_available():
         from unsloth import FastLanguageModel  # must come before transformers/peft/trl imports
 
+        start = time.perf_counter()
         model, tokenizer = FastLanguageModel.from_pretrained(
             model_name=model_id, max_seq_length=max_seq_length, dtype=None, load_in_4bit=settings["load_in_4bit"],
         )
@@ -297,6 +314,7 @@ def load_generator(tier: str | None = None, model_id: str | None = None, max_seq
 
         if env.is_offline():
             _check_hub_cache(model_id)
+        start = time.perf_counter()
         dtype = getattr(torch, settings["dtype"]) if tier != "cpu" else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(model_id)
         model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype, device_map="auto" if tier != "cpu" else None)
@@ -330,7 +348,8 @@ def load_embedder(tier: str | None = None, model_id: str | None = None, device: 
 
     path = str(embedded_embedder_path()) if env.is_embedded(model_id) else model_id
     device = device or ("cuda" if tier != "cpu" else "cpu")
-    return SentenceTransformer(path, device=device)
+    with _quiet_loading():
+        return SentenceTransformer(path, device=device)
 
 
 def chroma_embedding_function(embedder=None):

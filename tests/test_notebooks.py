@@ -1,0 +1,65 @@
+"""The committed notebooks: executed in order, no errors, no local paths, the shape of STYLE.md, badges."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import env
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+LOCAL_PATH = re.compile(r"/(work|tmp|root|home|Users)/[\w.-]+")
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no NN_name.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_without_errors(path):
+    counts = []
+    for cell in _cells(path):
+        if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
+            continue
+        assert cell["execution_count"] is not None, f"{path.name}: a code cell was never executed (run `make course`)"
+        counts.append(cell["execution_count"])
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"{path.name}: error output {out.get('ename')}: {out.get('evalue')}"
+            assert not LOCAL_PATH.search(json.dumps(out)), f"{path.name}: an output shows a local path"
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: not executed top to bottom in one clean kernel"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_style_shape(path):
+    cells = _cells(path)
+    first = "".join(cells[0]["source"])
+    assert first.startswith("# "), "the first cell is the title"
+    for heading in ("**What you will build:**", "**What you will learn:**", "**What you need:**", "---"):
+        assert heading in first, f"{path.name}: the opening cell lacks {heading!r}"
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    for section in ("## What we measured", "## On your own", "## Further reading"):
+        assert section in text, f"{path.name}: missing section {section!r}"
+    setup = "".join(cells[1]["source"])
+    assert "google.colab" in setup and "NBVAL_IGNORE_OUTPUT" in setup, "the second cell is the hosted-runtime setup"
+    assert f"https://github.com/{env.GITHUB_REPO}" in setup, "the setup cell clones the course's own repository"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_badge_points_at_own_path(path):
+    first = "".join(_cells(path)[0]["source"])
+    links = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", first)
+    assert links == [env.colab_url(f"notebooks/{path.name}")], f"{path.name}: badge {links}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_cells_fit_on_a_screen(path):
+    for cell in _cells(path):
+        if cell["cell_type"] == "code":
+            lines = "".join(cell["source"]).count("\n") + 1
+            assert lines <= 40, f"{path.name}: a code cell of {lines} lines (keep cells under ~40)"
