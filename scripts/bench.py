@@ -1,0 +1,74 @@
+"""Measure the course's speed figures on this machine and write results/bench.json.
+
+    python scripts/bench.py            # medians over 3 repeats
+    python scripts/bench.py --repeats 5 --convert
+
+Figures: cached generator load time, GGUF-to-safetensors conversion time (with --convert, into a
+temporary cache), and generation tokens/s at batch 1 and batch 8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from helpers import env, generate, models
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = [f"Write one sentence about the number {i}." for i in range(16)]
+
+
+def median_of(fn, repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def machine() -> dict:
+    rt = env.detect_runtime()
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": rt.cpu_count,
+            "gpu": rt.gpu_name, "python": rt.python, "torch": rt.torch}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--convert", action="store_true", help="also time a fresh GGUF conversion (~30 s)")
+    args = parser.parse_args()
+    env.configure()
+    figures: dict[str, dict] = {}
+
+    if args.convert:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["COURSE_CACHE_DIR"] = tmp
+            start = time.perf_counter()
+            models.embedded_generator_dir(progress=None)
+            figures["generator_first_conversion_s"] = {"value": round(time.perf_counter() - start, 2)}
+            del os.environ["COURSE_CACHE_DIR"]
+
+    models.load_generator()  # make sure the cache exists before timing cached loads
+    load = median_of(lambda: models.load_generator().info["load_seconds"], args.repeats)
+    figures["generator_cached_load_s"] = {"median": round(load, 3), "repeats": args.repeats}
+    gen = models.load_generator()
+    for batch_size, n_prompts in ((1, 8), (8, 16)):
+        rates = [generate.generate(gen, PROMPTS[:n_prompts], max_new_tokens=48, batch_size=batch_size,
+                                   progress=False).tokens_per_second for _ in range(args.repeats)]
+        figures[f"generation_tokens_per_s_batch{batch_size}"] = {
+            "median": round(statistics.median(rates), 1), "repeats": args.repeats, "max_new_tokens": 48}
+
+    out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
+           "date": time.strftime("%Y-%m-%d"), "figures": figures}
+    (ROOT / "results").mkdir(exist_ok=True)
+    (ROOT / "results" / "bench.json").write_text(json.dumps(out, indent=2) + "\n")
+    width = max(len(k) for k in figures)
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value.get('median', value.get('value'))}")
+    print("written: results/bench.json")
+
+
+if __name__ == "__main__":
+    main()
