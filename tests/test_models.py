@@ -205,3 +205,16 @@ def test_embedder_and_chroma_function(embedder):
     import numpy as np
 
     assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-4
+
+
+@pytest.mark.slow
+def test_chroma_collection_with_local_embeddings(embedder, tmp_path):
+    """A persistent Chroma collection embeds with the local model (no download) and finds the right text."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    collection = client.get_or_create_collection("course-test", embedding_function=models.chroma_embedding_function(embedder),
+                                                 metadata={"hnsw:space": "cosine"})
+    collection.upsert(ids=["a", "b"], documents=["Refunds are paid within 14 days.", "Workflows time out after 5 minutes."])
+    hits = collection.query(query_texts=["how long until I get my money back"], n_results=1)
+    assert hits["ids"] == [["a"]]
