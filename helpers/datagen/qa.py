@@ -64,7 +64,7 @@ T: dict[str, list[str]] = {
         "Procurement asks for the SKU of yearly {plan}. What is it?", "Annual {plan}: which SKU?"],
     "limit": [
         "What is the {short} on the {plan} plan?", "{plan} plan: {short}?", "Tell me the {short} for {plan}.",
-        "How much {short} does {plan} allow?", "What's the {label} limit for a {plan} workspace?",
+        "What is the {plan} plan's {short} limit?", "What's the {label} limit for a {plan} workspace?",
         "On {plan}, what is the limit for {label}?", "Which {short} limit applies to the {plan} plan?"],
     "feature_min_plan": [
         "What is the lowest plan that includes {feature}?", "Which plan do I need at minimum to use {feature}?",

@@ -12,24 +12,6 @@ import random
 from collections.abc import Callable
 
 from .doc import Doc
-from .guides import (
-    ERROR_ESCALATE,
-    ERROR_SYMPTOMS,
-    EXTRA_FAQ,
-    EXTRA_SECTIONS,
-    RELEASE_EXTRAS,
-    FEATURE_EXAMPLES,
-    FEATURE_LIMITS,
-    HOWTOS,
-    INTEGRATION_DATA,
-    MAPPING_NOTES,
-    browsers,
-    feature_extras,
-    glossary,
-    howto,
-    integration_extras,
-    shortcuts,
-)
 from .facts import (
     annual_per_month,
     join_names,
@@ -41,6 +23,24 @@ from .facts import (
     plans_from,
     plans_in_order,
     uptime,
+)
+from .guides import (
+    ERROR_ESCALATE,
+    ERROR_SYMPTOMS,
+    EXTRA_FAQ,
+    EXTRA_SECTIONS,
+    FEATURE_EXAMPLES,
+    FEATURE_LIMITS,
+    HOWTOS,
+    INTEGRATION_DATA,
+    MAPPING_NOTES,
+    RELEASE_EXTRAS,
+    browsers,
+    feature_extras,
+    glossary,
+    howto,
+    integration_extras,
+    shortcuts,
 )
 
 SEED = "corvasse-docs"
@@ -547,7 +547,7 @@ def trouble_webhooks(doc: Doc, f: dict) -> None:
         "Corvasse retries failed deliveries with growing pauses for up to 24 hours.",
         "Repeated failures pause the webhook; you resume it from the workflow's settings.",
     ])
-    doc.p(f"Error codes for webhooks are listed in [KB-124]; configuration of webhook triggers is described in [KB-172].")
+    doc.p("Error codes for webhooks are listed in [KB-124]; configuration of webhook triggers is described in [KB-172].")
 
 
 def trouble_connections(doc: Doc, f: dict) -> None:

@@ -1,0 +1,231 @@
+"""Deterministic metrics for every task of the course (no LLM judge).
+
+- QA: :func:`normalize` and :func:`exact_match` (answer or alias, see the rule below).
+- JSON extraction: :func:`json_scores` (validity, exact object, per-field accuracy).
+- Tone: :func:`tone_score` (the style guide's rules, read from the facts file).
+- SQL: :func:`sql_execution_match` (result multisets compared on the analytics database).
+- Retrieval: :func:`recall_at_k`, :func:`mrr`, :func:`ndcg_at_k`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_ARTICLES = {"a", "an", "the"}
+
+
+def normalize(text: str) -> str:
+    """Normalise text for matching: lower case, thousands separators dropped, punctuation to spaces,
+    articles (a/an/the) removed, whitespace collapsed. A decimal point between digits is kept.
+
+    >>> normalize("The Team plan: $1,428 per year!")
+    'team plan 1428 per year'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"normalize() expects a string, got {type(text).__name__}")
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _THOUSANDS.sub("", text)
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "." and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
+            out.append(ch)
+        elif unicodedata.category(ch)[0] in "PS":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return " ".join(w for w in "".join(out).split() if w not in _ARTICLES)
+
+
+def exact_match(pred: str, answer: str, aliases: Sequence[str] = (), max_words: int = 20) -> bool:
+    """True when the prediction gives the answer.
+
+    Rule: after :func:`normalize`, the prediction equals the answer or one alias; or the
+    prediction is short (at most ``max_words`` normalised words) and the answer or an alias
+    appears in it as a whole phrase (on word boundaries). So "The Team plan costs $49." matches
+    "$49", but "499" does not match "49", and a long paragraph that happens to contain the
+    number does not count.
+    """
+    if not isinstance(pred, str) or not isinstance(answer, str):
+        raise TypeError("exact_match() expects strings for pred and answer")
+    if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
+        raise TypeError("aliases must be a list of strings")
+    p = normalize(pred)
+    golds = [g for g in (normalize(x) for x in [answer, *aliases]) if g]
+    if p in golds:
+        return True
+    if not p or len(p.split()) > max_words:
+        return False
+    padded = f" {p} "
+    return any(f" {g} " in padded for g in golds)
+
+
+def _first_json_object(text: str) -> dict | None:
+    """The first JSON object in ``text`` (code fences and surrounding prose are ignored)."""
+    decoder = json.JSONDecoder()
+    for m in re.finditer(r"\{", text):
+        try:
+            obj, _ = decoder.raw_decode(text, m.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None
+
+
+def json_scores(pred_text: str, target: dict, schema: dict | None = None) -> dict:
+    """Score a JSON-extraction prediction against the gold object.
+
+    Returns ``{"valid", "exact", "field_accuracy"}``: ``valid`` is True when the first JSON
+    object in ``pred_text`` parses and validates against the ticket schema (``schema``, by
+    default :func:`helpers.data.ticket_schema`); ``exact`` when it equals ``target``;
+    ``field_accuracy`` is the share of the target's fields with an equal value (strings
+    compared after stripping and, for emails, lower-casing).
+    """
+    if not isinstance(pred_text, str):
+        raise TypeError(f"pred_text must be a string, got {type(pred_text).__name__}")
+    if not isinstance(target, dict) or not target:
+        raise TypeError("target must be a non-empty dict")
+    obj = _first_json_object(pred_text)
+    if obj is None:
+        return {"valid": False, "exact": False, "field_accuracy": 0.0}
+    if schema is None:
+        from .data import ticket_schema
+        schema = ticket_schema()
+    import jsonschema
+
+    valid = jsonschema.Draft202012Validator(schema).is_valid(obj)
+
+    def same(key: str) -> bool:
+        a, b = obj.get(key), target[key]
+        if isinstance(a, str) and isinstance(b, str):
+            a, b = a.strip(), b.strip()
+            if key == "email":
+                a, b = a.lower(), b.lower()
+        return a == b
+
+    hits = sum(same(k) for k in target)
+    return {"valid": valid, "exact": valid and hits == len(target) and set(obj) == set(target),
+            "field_accuracy": hits / len(target)}
+
+
+def _voice(voice: dict | None) -> dict:
+    if voice is None:
+        from .data import load_facts
+        voice = load_facts(1)["brand_voice"]
+    return voice
+
+
+def tone_score(reply: str, item: dict, voice: dict | None = None) -> dict:
+    """Check a reply against the brand-voice rules of the style guide.
+
+    ``item`` is a ``tone`` task item (uses ``customer_first_name``, ``needs_apology``,
+    ``fact_answer``, ``fact_aliases``, ``sources``). The rules come from
+    ``facts["brand_voice"]`` (pass ``voice`` to override). Returns one boolean per rule
+    (greeting, sign_off, length, no_exclamation, no_banned, apology, citation), ``score``:
+    the share of rules passed, in [0, 1], and ``fact``: whether the reply states the gold
+    fact (None when the item has none; not part of ``score``).
+    """
+    if not isinstance(reply, str):
+        raise TypeError(f"reply must be a string, got {type(reply).__name__}")
+    if not isinstance(item, dict) or "customer_first_name" not in item:
+        raise TypeError("item must be a tone task item (a dict with customer_first_name)")
+    v = _voice(voice)
+    lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
+    first = item["customer_first_name"]
+    lowered = reply.lower()
+    apologies = lowered.count(v["apology_phrase"].lower())
+    rules = {
+        "greeting": bool(lines) and lines[0] == v["greeting"].format(first_name=first),
+        "sign_off": bool(lines) and lines[-1] == v["sign_off"],
+        "length": len(reply.split()) <= v["max_words"],
+        "no_exclamation": "!" not in reply if v.get("no_exclamation", True) else True,
+        "no_banned": not any(re.search(r"\b" + re.escape(p.lower()) + r"\b", lowered) for p in v["banned_phrases"]),
+        "apology": apologies == 1 if item.get("needs_apology") else apologies == 0,
+        "citation": True,
+    }
+    fact = None
+    if item.get("fact_answer"):
+        cites = [v["citation_format"].format(article_id=s) for s in item.get("sources", [])]
+        rules["citation"] = any(c in reply for c in cites)
+        body = "\n".join(lines[1:-1]) if len(lines) > 2 else reply
+        fact = exact_match(body, item["fact_answer"], item.get("fact_aliases", []), max_words=v["max_words"])
+    score = sum(rules.values()) / len(rules)
+    return {**rules, "score": score, "fact": fact}
+
+
+def _rows(conn: sqlite3.Connection, sql: str) -> list[tuple]:
+    return [tuple(round(x, 6) if isinstance(x, float) else x for x in row) for row in conn.execute(sql).fetchall()]
+
+
+def sql_execution_match(pred_sql: str, gold_sql: str, conn: sqlite3.Connection) -> bool:
+    """True when ``pred_sql`` returns the same rows as ``gold_sql`` on ``conn``.
+
+    Rows are compared as multisets (order-insensitive) unless the gold query has an
+    ORDER BY, then in order. Floats are rounded to 6 decimals. A prediction that fails
+    to execute (or is not a string) gives False; it never raises. Only the first
+    statement of the prediction is run, and only SELECT / WITH queries are accepted.
+    """
+    if not isinstance(gold_sql, str) or not isinstance(conn, sqlite3.Connection):
+        raise TypeError("gold_sql must be a string and conn a sqlite3.Connection")
+    if not isinstance(pred_sql, str):
+        return False
+    pred = pred_sql.strip().strip("`")
+    pred = re.sub(r"^sql\s", "", pred, flags=re.I).strip()
+    pred = pred.split(";")[0].strip()
+    if not re.match(r"(?is)^(select|with)\b", pred):
+        return False
+    gold = _rows(conn, gold_sql)
+    try:
+        got = _rows(conn, pred)
+    except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError):
+        return False
+    if re.search(r"(?i)\border\s+by\b", gold_sql):
+        return got == gold
+    return Counter(got) == Counter(gold)
+
+
+def _check_ids(retrieved_ids: Sequence[str], gold_ids: Sequence[str], k: int | None = None) -> None:
+    if isinstance(retrieved_ids, str) or isinstance(gold_ids, str):
+        raise TypeError("retrieved_ids and gold_ids must be lists of ids, not a single string")
+    if k is not None and (not isinstance(k, int) or k < 1):
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not gold_ids:
+        raise ValueError("gold_ids is empty: every item needs at least one gold source")
+
+
+def recall_at_k(retrieved_ids: Sequence[str], gold_ids: Sequence[str], k: int) -> float:
+    """Share of the gold ids found among the first ``k`` retrieved ids (duplicates ignored)."""
+    _check_ids(retrieved_ids, gold_ids, k)
+    gold = set(gold_ids)
+    return len(gold & set(list(retrieved_ids)[:k])) / len(gold)
+
+
+def mrr(retrieved_ids: Sequence[str], gold_ids: Sequence[str], k: int | None = None) -> float:
+    """Reciprocal rank of the first gold id in the ranking (0 if absent, or beyond ``k``)."""
+    _check_ids(retrieved_ids, gold_ids, k)
+    gold = set(gold_ids)
+    for rank, rid in enumerate(list(retrieved_ids)[:k] if k else retrieved_ids, 1):
+        if rid in gold:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(retrieved_ids: Sequence[str], gold_ids: Sequence[str], k: int) -> float:
+    """Binary-relevance nDCG@k: DCG of the ranking over the DCG of an ideal ranking."""
+    _check_ids(retrieved_ids, gold_ids, k)
+    gold = set(gold_ids)
+    seen: set[str] = set()
+    dcg = 0.0
+    for rank, rid in enumerate(list(retrieved_ids)[:k], 1):
+        if rid in gold and rid not in seen:
+            dcg += 1.0 / math.log2(rank + 1)
+        seen.add(rid)
+    ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(len(gold), k) + 1))
+    return dcg / ideal
