@@ -211,3 +211,20 @@ def test_duplicate_ids_and_bad_front_matter_detected(data_copy):
     art.write_text(art.read_text(encoding="utf-8").replace("audience: public", "audience public"), encoding="utf-8")
     with pytest.raises(data.DataError, match="KB-101.md:7"):
         data.load_corpus(1)
+
+
+def test_data_dir_env_override_and_small_loaders(data_copy):
+    assert data.data_dir() == data_copy.resolve()
+    assert "KB-101" in data.corpus_ids(1) and "KB-159" in data.corpus_ids(2) - data.corpus_ids(1)
+    assert data.load_facts(2)["plans"]["team"]["price_monthly_usd"] == 55
+    assert data.ticket_schema()["required"]
+    (data_copy / "analytics" / "analytics.sql").unlink()
+    with pytest.raises(data.DataError, match="analytics.sql"):
+        data.analytics_db()
+
+
+def test_analytics_db_to_file(tmp_path):
+    conn = data.analytics_db(tmp_path / "a.db")
+    assert conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] > 0
+    conn.close()
+    assert (tmp_path / "a.db").stat().st_size > 0

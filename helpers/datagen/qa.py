@@ -314,6 +314,7 @@ def mentions(corpus: list[dict]) -> dict[str, list[str]]:
 
 
 def _static(fact: Fact, changes: dict) -> bool:
+    """True when no change touches anything the fact depends on."""
     return all(is_static(p, changes) for p in fact.deps)
 
 
@@ -331,6 +332,7 @@ class Deduper:
         self.seen: set[str] = set()
 
     def take(self, question: str) -> bool:
+        """Register ``question``; False if an equal normalised question was seen before."""
         key = norm_key(question)
         if key in self.seen:
             return False
@@ -436,6 +438,7 @@ ATTR_T = {
 
 
 def _cap(s: str) -> str:
+    """Upper-case the first character."""
     return s[0].upper() + s[1:]
 
 

@@ -67,6 +67,7 @@ def _related(doc: Doc, titles: dict[str, str], ids: list[str]) -> None:
 
 
 def _plan_list(facts: dict, plans: list[str]) -> str:
+    """Plan display names joined as prose."""
     return join_names([plan_name(facts, p) for p in plans])
 
 
@@ -96,6 +97,7 @@ def _availability(doc: Doc, facts: dict, min_plan: str, key: str) -> str:
 # --------------------------------------------------------------- getting started
 
 def welcome(doc: Doc, f: dict) -> None:
+    """Render the welcome article."""
     c = f["company"]
     doc.p(
         doc.fact("company:product", c["product"]) + " is the workflow automation platform built by "
@@ -138,6 +140,7 @@ def welcome(doc: Doc, f: dict) -> None:
 
 
 def pricing(doc: Doc, f: dict) -> None:
+    """Render the pricing article."""
     doc.p(
         doc.pick("Corvasse Flow has four plans, billed monthly or annually.",
                  "Choose a plan by the limits and features you need; you can change plan at any time.",
@@ -169,6 +172,7 @@ def pricing(doc: Doc, f: dict) -> None:
 
 
 def skus(doc: Doc, f: dict) -> None:
+    """Render the skus article."""
     doc.p(
         "Each plan and billing cycle has its own billing code, called a SKU.",
         doc.pick("Finance teams use it to match invoices to purchase orders.",
@@ -209,7 +213,9 @@ PLAN_STORIES = {
 
 
 def plan_article(plan_id: str) -> Renderer:
+    """Renderer of the article about plan ``plan_id``."""
     def render(doc: Doc, f: dict) -> None:
+        """Render the article from the facts."""
         plan = f["plans"][plan_id]
         name = plan["name"]
         lim = plan["limits"]
@@ -232,8 +238,8 @@ def plan_article(plan_id: str) -> Renderer:
         items = []
         for key, d in ld.items():
             value = doc.fact(f"limit:{plan_id}:{key}", limit_value(f, key, lim[key]))
-            items.append(doc.pick(f"{d['label'].capitalize()}: {value}" + ("" if d["suffix"] else f" {d['unit']}"),
-                                  f"{value}" + ("" if d["suffix"] else f" {d['unit']}") + f" ({d['short']})"))
+            items.append(doc.pick(f"{d['label'][0].upper() + d['label'][1:]}: {value}" + ("" if d["suffix"] else f" {d['unit']}"),
+                                  f"{d['short'][0].upper() + d['short'][1:]}: {value}" + ("" if d["suffix"] else f" {d['unit']}")))
         doc.bullets(items)
         doc.p(
             doc.pick("Limits reset on the first day of each calendar month (UTC) where they are monthly.",
@@ -268,6 +274,7 @@ def plan_article(plan_id: str) -> Renderer:
 
 
 def limits_table(doc: Doc, f: dict) -> None:
+    """Render the limits table article."""
     doc.p(
         doc.pick("This table compares the limits of every plan.", "Here are all plan limits side by side."),
         "Monthly limits reset at 00:00 UTC on the first day of each month; the others apply at every moment.",
@@ -275,7 +282,7 @@ def limits_table(doc: Doc, f: dict) -> None:
     order = plans_in_order(f)
     rows = []
     for key, d in f["limit_definitions"].items():
-        rows.append([d["label"].capitalize()] + [
+        rows.append([d["label"][0].upper() + d["label"][1:]] + [
             doc.fact(f"limit:{p}:{key}", limit_value(f, key, f["plans"][p]["limits"][key])) for p in order])
     doc.table(["Limit"] + [plan_name(f, p) for p in order], rows)
     doc.h("How each limit is counted")
@@ -293,6 +300,7 @@ def limits_table(doc: Doc, f: dict) -> None:
 
 
 def at_limit(doc: Doc, f: dict) -> None:
+    """Render the at limit article."""
     doc.p(
         doc.pick("Limits protect the platform and keep prices predictable.",
                  "Every plan has limits; this article explains what happens when you reach one."),
@@ -317,6 +325,7 @@ def at_limit(doc: Doc, f: dict) -> None:
 
 
 def change_plan(doc: Doc, f: dict) -> None:
+    """Render the change plan article."""
     ret = f["policies"]["retention"]
     doc.p("Owners and billing admins can change plan under Settings > Billing > Plan.",
           doc.pick("Nothing is lost when you change plan.", "Changing plan never deletes workflows."))
@@ -337,6 +346,7 @@ def change_plan(doc: Doc, f: dict) -> None:
 # --------------------------------------------------------------------- policies
 
 def refund(doc: Doc, f: dict) -> None:
+    """Render the refund article."""
     r = f["policies"]["refund"]
     doc.p(doc.pick("We want you to pay only for a service that works for you.",
                    "This policy explains when you can get your money back."),
@@ -361,6 +371,7 @@ def refund(doc: Doc, f: dict) -> None:
 
 
 def retention(doc: Doc, f: dict) -> None:
+    """Render the retention article."""
     r = f["policies"]["retention"]
     doc.p("This policy says how long Corvasse keeps each kind of data, and what happens when you delete it.")
     doc.h("Run logs")
@@ -385,6 +396,7 @@ def retention(doc: Doc, f: dict) -> None:
 
 
 def security(doc: Doc, f: dict) -> None:
+    """Render the security article."""
     s = f["policies"]["security"]
     doc.p(doc.pick("Security is part of every plan, not an add-on.", "This page summarises how Corvasse protects your data."),
           f"Questions go to {doc.fact('company:security_email', f['company']['security_email'])}.")
@@ -405,6 +417,7 @@ def security(doc: Doc, f: dict) -> None:
 
 
 def sla(doc: Doc, f: dict) -> None:
+    """Render the sla article."""
     s = f["policies"]["sla"]
     doc.p("The service level agreement (SLA) is the uptime we commit to each month, and the credit you get if we miss it.")
     doc.table(["Plan", "Monthly uptime commitment"], [
@@ -419,6 +432,7 @@ def sla(doc: Doc, f: dict) -> None:
 
 
 def support(doc: Doc, f: dict) -> None:
+    """Render the support article."""
     s = f["policies"]["support"]
     doc.p(doc.pick("Support hours and response targets depend on your plan.",
                    "How fast support answers depends on the plan of the workspace."),
@@ -435,6 +449,7 @@ def support(doc: Doc, f: dict) -> None:
 
 
 def regions(doc: Doc, f: dict) -> None:
+    """Render the regions article."""
     rp = f["region_policy"]
     doc.p(doc.pick("Every workspace has a home region where its data is stored and its runs execute.",
                    "Corvasse Flow runs in several regions; your workspace lives in one of them."))
@@ -448,6 +463,7 @@ def regions(doc: Doc, f: dict) -> None:
 
 
 def acceptable_use(doc: Doc, f: dict) -> None:
+    """Render the acceptable use article."""
     doc.p("Corvasse Flow is shared infrastructure. These rules keep it fast and safe for everyone.")
     doc.bullets([
         "Do not use workflows to send unsolicited bulk messages by SMS, email or chat.",
@@ -485,7 +501,9 @@ def _log_line(doc: Doc, code: str, e: dict) -> str:
 
 
 def error_reference(category: str) -> Renderer:
+    """Renderer of the error-code reference for ``category``."""
     def render(doc: Doc, f: dict) -> None:
+        """Render the article from the facts."""
         cat = f["error_categories"][category]
         doc.p(f"This reference lists the error codes about {cat['blurb']}.",
               doc.pick("Each entry says what the code means, how to fix it, and which setting controls the behaviour.",
@@ -517,6 +535,7 @@ def error_reference(category: str) -> Renderer:
 # ------------------------------------------------------------------ troubleshooting
 
 def trouble_runs(doc: Doc, f: dict) -> None:
+    """Render the trouble runs article."""
     doc.p("A failed run always tells you why. This guide shows where to look, in the order that solves most cases fastest.")
     doc.bullets([
         "Open the run from the Runs tab and find the first step marked in red.",
@@ -533,6 +552,7 @@ def trouble_runs(doc: Doc, f: dict) -> None:
 
 
 def trouble_webhooks(doc: Doc, f: dict) -> None:
+    """Render the trouble webhooks article."""
     doc.p("Webhooks fail silently more often than anything else, because the sender decides whether to retry.")
     doc.h("Incoming webhooks")
     doc.bullets([
@@ -551,6 +571,7 @@ def trouble_webhooks(doc: Doc, f: dict) -> None:
 
 
 def trouble_connections(doc: Doc, f: dict) -> None:
+    """Render the trouble connections article."""
     doc.p("Connections break when the other app stops trusting Corvasse Flow: a password change, a revoked app, a changed permission.")
     doc.bullets([
         "Open Settings > Connections. A broken connection shows a yellow badge.",
@@ -563,6 +584,7 @@ def trouble_connections(doc: Doc, f: dict) -> None:
 
 
 def trouble_slow(doc: Doc, f: dict) -> None:
+    """Render the trouble slow article."""
     doc.p("A run that waits before it starts is queued; a run that is slow once started is waiting on a step.")
     doc.h("Queued runs")
     doc.p("Runs queue when the workspace is at its concurrency limit. The run's timeline shows the time spent in the queue.",
@@ -576,6 +598,7 @@ def trouble_slow(doc: Doc, f: dict) -> None:
 
 
 def trouble_billing(doc: Doc, f: dict) -> None:
+    """Render the trouble billing article."""
     doc.p("Most billing questions are answered by the invoice itself. This guide covers the rest.")
     doc.bullets([
         "A charge you do not recognise: check the SKU on the invoice against [KB-102].",
@@ -589,7 +612,9 @@ def trouble_billing(doc: Doc, f: dict) -> None:
 # --------------------------------------------------------------------- integrations
 
 def integration(iid: str) -> Renderer:
+    """Renderer of the integration article for one iid."""
     def render(doc: Doc, f: dict) -> None:
+        """Render the article from the facts."""
         it = f["integrations"][iid]
         name = it["name"]
         doc.p(doc.pick(f"The {name} integration lets workflows {it['use']}.",
@@ -632,6 +657,7 @@ def integration(iid: str) -> Renderer:
 # ------------------------------------------------------------------------- releases
 
 def release_history(doc: Doc, f: dict) -> None:
+    """Render the release history article."""
     doc.p("Every release of Corvasse Flow, newest first. Each version has its own notes.")
     rows = []
     for ver in sorted(f["releases"], key=lambda v: [int(x) for x in v.split(".")], reverse=True):
@@ -642,7 +668,9 @@ def release_history(doc: Doc, f: dict) -> None:
 
 
 def release(ver: str) -> Renderer:
+    """Renderer of the release article for one ver."""
     def render(doc: Doc, f: dict) -> None:
+        """Render the article from the facts."""
         r = f["releases"][ver]
         doc.p(f"Corvasse Flow {ver} was released on {doc.fact(f'release_date:{ver}', long_date(r['date']))}.",
               doc.pick("It rolled out to every region over two days.", "No action is needed to get it.",
@@ -669,7 +697,9 @@ def release(ver: str) -> Renderer:
 # ---------------------------------------------------------------------------- FAQ
 
 def faq(kind: str) -> Renderer:
+    """Renderer of the faq article for one kind."""
     def render(doc: Doc, f: dict) -> None:
+        """Render the article from the facts."""
         qa: list[tuple[str, str]] = []
         if kind == "billing":
             r = f["policies"]["refund"]
@@ -728,7 +758,9 @@ def faq(kind: str) -> Renderer:
 # ------------------------------------------------------------------------ features
 
 def feature(fid: str) -> Renderer:
+    """Renderer of the feature article for one fid."""
     def render(doc: Doc, f: dict) -> None:
+        """Render the article from the facts."""
         ft = f["features"][fid]
         name = doc.fact(f"feature_name:{fid}", ft["name"])
         doc.p(doc.pick(f"{name} lets you {ft['summary']}.",
@@ -760,6 +792,7 @@ def feature(fid: str) -> Renderer:
 # ------------------------------------------------------------------------ internal
 
 def style_guide(doc: Doc, f: dict) -> None:
+    """Render the style guide article."""
     bv = f["brand_voice"]
     doc.p("Internal: how Corvasse Support writes to customers. Every reply is checked against these rules before it is sent.")
     doc.h("Principles")
@@ -780,6 +813,7 @@ def style_guide(doc: Doc, f: dict) -> None:
 
 
 def schema_article(doc: Doc, f: dict) -> None:
+    """Render the schema article article."""
     a = f["analytics"]
     doc.p("Internal: the analytics database is a read-only SQLite copy of billing, usage and support data, refreshed nightly.",
           "Use it for reports; never join it with production data.")
@@ -791,6 +825,7 @@ def schema_article(doc: Doc, f: dict) -> None:
 
 
 def escalation(doc: Doc, f: dict) -> None:
+    """Render the escalation article."""
     e = f["internal"]["escalation"]
     doc.p("Internal: when and how support escalates a ticket.")
     doc.bullets([
@@ -802,6 +837,7 @@ def escalation(doc: Doc, f: dict) -> None:
 
 
 def refund_approvals(doc: Doc, f: dict) -> None:
+    """Render the refund approvals article."""
     e = f["internal"]["escalation"]
     doc.p("Internal: the refund checklist for support agents.")
     doc.bullets([
@@ -813,6 +849,7 @@ def refund_approvals(doc: Doc, f: dict) -> None:
 
 
 def security_reports(doc: Doc, f: dict) -> None:
+    """Render the security reports article."""
     s = f["internal"]["security_reports"]
     doc.p("Internal: handling vulnerability reports sent to the security address.")
     doc.bullets([

@@ -82,14 +82,17 @@ TONE_KINDS = list(FACT_LINES)
 
 
 def _reply(voice: dict, first: str, text: str) -> str:
+    """Wrap ``text`` in the greeting and sign-off of the voice."""
     return f"{voice['greeting'].format(first_name=first)}\n\n{text}\n\n{voice['sign_off']}"
 
 
 def _cite(voice: dict, article: str) -> str:
+    """The citation of ``article`` in the voice's format."""
     return voice["citation_format"].format(article_id=article)
 
 
 def _fact_pool(f: dict, changes: dict, corpus: list[dict]) -> tuple[list[Fact], dict[str, list[str]]]:
+    """Static facts of the kinds a reply can state, and where each is stated."""
     cat = catalogue(f)
     where = mentions(corpus)
     pool = [fa for k, fa in sorted(cat.items())
