@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
+
+from . import env
 
 TASKS = ("qa_static", "qa_live", "multihop", "json_extraction", "tone", "sql")
 SPLITS = ("train", "dev", "test")
@@ -43,9 +44,8 @@ class DataError(ValueError):
 
 
 def data_dir() -> Path:
-    """The data directory: ``$COURSE_DATA_DIR`` if set, else ``<repo>/data``."""
-    env = os.environ.get("COURSE_DATA_DIR")
-    return Path(env).expanduser().resolve() if env else Path(__file__).resolve().parents[1] / "data"
+    """The data directory: ``$COURSE_DATA_DIR`` if set, else ``<repo>/data`` (see ``helpers.env``)."""
+    return env.data_dir()
 
 
 def _check_choice(name: str, value: object, choices: tuple) -> None:

@@ -263,6 +263,14 @@ RAG_SYSTEM = (
 )
 
 
+CITATION = re.compile(r"\[(KB-\d+)\]")
+
+
+def cited_ids(answer: str) -> list[str]:
+    """Article ids an answer cites as ``[KB-123]``, in order, without repeats."""
+    return list(dict.fromkeys(CITATION.findall(answer)))
+
+
 def format_context(hits: Sequence[Hit], max_words: int = 600) -> str:
     """The retrieved chunks as numbered blocks headed by their article id, cut at `max_words` in total."""
     blocks, used = [], 0
@@ -283,3 +291,39 @@ def assemble_messages(question: str, hits: Sequence[Hit], system: str = RAG_SYST
         {"role": "system", "content": f"{system}\n\nContext:\n{context}" if context else system},
         {"role": "user", "content": question},
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Retrieval quality, measured apart from generation
+# ---------------------------------------------------------------------------------------------
+
+def gold_sources(item: dict, version: int = 1) -> list[str]:
+    """The gold article ids of a task item (``sources``, or ``sources_v1``/``sources_v2`` for live QA)."""
+    sources = item.get("sources") or item.get(f"sources_v{version}")
+    if not sources:
+        raise ValueError(f"item {item.get('id', '?')!r} has no gold sources")
+    return list(sources)
+
+
+def retrieval_scores(search, items: Sequence[dict], ks: Sequence[int] = (1, 5, 10), version: int = 1,
+                     depth: int = 30, progress: bool = False) -> dict[str, float]:
+    """Mean recall@k (for each k), MRR and nDCG@10 of article rankings from `search(question, k)`.
+
+    `search` returns chunk hits; they are collapsed to an article ranking (first occurrence wins)
+    before scoring, since the gold answers name articles.
+    """
+    from tqdm.auto import tqdm
+
+    from . import evaluate
+
+    if not items:
+        raise ValueError("no items to score retrieval on")
+    totals = {f"recall@{k}": 0.0 for k in ks} | {"MRR": 0.0, "nDCG@10": 0.0}
+    for item in tqdm(items, desc="retrieving", disable=not progress):
+        ranking = article_ranking(search(item["question"], depth))
+        gold = gold_sources(item, version)
+        for k in ks:
+            totals[f"recall@{k}"] += evaluate.recall_at_k(ranking, gold, k)
+        totals["MRR"] += evaluate.mrr(ranking, gold)
+        totals["nDCG@10"] += evaluate.ndcg_at_k(ranking, gold, 10)
+    return {name: value / len(items) for name, value in totals.items()}

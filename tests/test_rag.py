@@ -101,3 +101,25 @@ def test_context_is_cut_at_max_words():
     hits = [rag.Hit(f"K#{i}", f"K{i}", 1.0, i, " ".join(["w"] * 100)) for i in range(5)]
     context = rag.format_context(hits, max_words=250)
     assert context.count("[K") == 2
+
+
+def test_cited_ids():
+    assert rag.cited_ids("Team costs $49 [KB-104], see [KB-107] and [KB-104].") == ["KB-104", "KB-107"]
+    assert rag.cited_ids("no citation") == []
+
+
+def test_retrieval_scores_by_hand():
+    hits = {"q1": ["A", "B", "C"], "q2": ["C", "D", "A"]}
+
+    def search(question, k):
+        return [rag.Hit(f"{a}#0", a, 1.0, r) for r, a in enumerate(hits[question], 1)]
+
+    items = [{"id": "1", "question": "q1", "sources": ["B"]}, {"id": "2", "question": "q2", "sources": ["A"]}]
+    scores = rag.retrieval_scores(search, items, ks=(1, 3))
+    assert scores["recall@1"] == 0 and scores["recall@3"] == 1
+    assert scores["MRR"] == pytest.approx((1 / 2 + 1 / 3) / 2)
+    import math
+
+    assert scores["nDCG@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / 2)
+    with pytest.raises(ValueError, match="no gold sources"):
+        rag.retrieval_scores(search, [{"id": "x", "question": "q1", "sources": []}])
