@@ -70,7 +70,8 @@ class Hit:
 # ---------------------------------------------------------------------------------------------
 
 def _words(text: str) -> list[str]:
-    return text.split()
+    """Words with the whitespace that follows each, so a window joined back keeps its line breaks."""
+    return re.findall(r"\S+\s*", text.strip())
 
 
 def _split_sections(text: str) -> list[tuple[str, str]]:
@@ -122,7 +123,7 @@ def chunk_article(article: dict, strategy: str = "heading", size: int = 180, ove
     for n, (heading, words) in enumerate(pieces):
         prefix = article["title"] + (f" > {heading}" if heading else "")
         chunks.append(Chunk(
-            id=f"{article['id']}#{n:03d}", text=f"{prefix}\n{' '.join(words)}", article_id=article["id"],
+            id=f"{article['id']}#{n:03d}", text=f"{prefix}\n{''.join(words).strip()}", article_id=article["id"],
             title=article["title"], section=str(article.get("section", "")), version=int(article.get("version", 1)),
             audience=str(article.get("audience", "public")), heading=heading,
         ))
@@ -275,10 +276,10 @@ def format_context(hits: Sequence[Hit], max_words: int = 600) -> str:
     """The retrieved chunks as numbered blocks headed by their article id, cut at `max_words` in total."""
     blocks, used = [], 0
     for hit in hits:
-        words = hit.text.split()
+        words = _words(hit.text)
         if used + len(words) > max_words and blocks:
             break
-        blocks.append(f"[{hit.article_id}] {' '.join(words[: max_words - used])}")
+        blocks.append(f"[{hit.article_id}] {''.join(words[: max_words - used]).strip()}")
         used += len(words)
     return "\n\n".join(blocks)
 
