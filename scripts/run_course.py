@@ -9,6 +9,7 @@ the summary line says where. The exit status is non-zero when any notebook faile
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -44,7 +45,8 @@ def run(path: Path) -> tuple[bool, float, str]:
         failed_dir = ROOT / ".course" / "failed"
         failed_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed_dir / path.name)
-        first_line = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else type(exc).__name__
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # drop terminal colours
+        first_line = text.splitlines()[-1][:160] if text else type(exc).__name__
         return False, time.perf_counter() - start, f"{first_line} (partial run: .course/failed/{path.name})"
     nbformat.write(nb, path)
     return True, time.perf_counter() - start, ""
