@@ -139,6 +139,30 @@ def load_corpus(version: int = 1) -> list[dict]:
     return [dict(a) for a in _corpus(str(data_dir()), version)]
 
 
+def read_corpus_folder(folder: str | Path, version: int) -> list[dict]:
+    """Articles from any folder of front-matter markdown files (for example a fresh export to index).
+
+    A missing folder is an error; an empty one gives an empty list (indexing then refuses it);
+    a file that is not UTF-8 text is an error naming it; files other than ``*.md`` are ignored
+    with a warning that lists them.
+    """
+    import warnings
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"corpus folder {folder} does not exist; check the path (or the export that fills it)")
+    articles = []
+    for path in sorted(folder.glob("*.md")):
+        try:
+            articles.append(_parse_article(path, version))
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); re-export it as UTF-8 or remove it") from None
+    ignored = sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix != ".md")
+    if ignored:
+        warnings.warn(f"ignored {len(ignored)} non-markdown file(s) in {folder.name}: {ignored[:5]}", stacklevel=2)
+    return articles
+
+
 def corpus_ids(version: int = 1) -> set[str]:
     """The article ids of corpus ``version``."""
     _check_choice("version", version, VERSIONS)

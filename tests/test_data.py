@@ -228,3 +228,18 @@ def test_analytics_db_to_file(tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] > 0
     conn.close()
     assert (tmp_path / "a.db").stat().st_size > 0
+
+
+def test_read_corpus_folder_bad_input(tmp_path):
+    course_data = data
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        course_data.read_corpus_folder(tmp_path / "missing", 1)
+    assert course_data.read_corpus_folder(tmp_path, 1) == []
+    src = course_data.data_dir() / "corpus" / "v1" / "KB-101.md"
+    shutil.copy(src, tmp_path / "KB-101.md")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.warns(UserWarning, match="ignored 1 non-markdown"):
+        assert [a["id"] for a in course_data.read_corpus_folder(tmp_path, 1)] == ["KB-101"]
+    (tmp_path / "KB-999.md").write_bytes(b"---\nid: KB-999\n\xff\xfe binary")
+    with pytest.raises(course_data.DataError, match="KB-999.md: not UTF-8"):
+        course_data.read_corpus_folder(tmp_path, 1)
