@@ -259,7 +259,7 @@ def article_ranking(hits: Sequence[Hit]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 RAG_SYSTEM = (
-    "You are the Corvasse support assistant. Answer the question using only the context below. "
+    "You are the Corvasse support assistant. Answer the question in one short sentence, using only the context below. "
     "Cite the article id in square brackets, like [KB-101]. If the context does not contain the answer, say so."
 )
 
@@ -328,3 +328,11 @@ def retrieval_scores(search, items: Sequence[dict], ks: Sequence[int] = (1, 5, 1
         totals["MRR"] += evaluate.mrr(ranking, gold)
         totals["nDCG@10"] += evaluate.ndcg_at_k(ranking, gold, 10)
     return {name: value / len(items) for name, value in totals.items()}
+
+
+def context_has_answer(hits: Sequence[Hit], answer: str, aliases: Sequence[str] = ()) -> bool:
+    """True when the answer (or an alias) appears as a whole phrase in the retrieved text (normalised)."""
+    from . import evaluate
+
+    context = f" {evaluate.normalize(' '.join(h.text for h in hits))} "
+    return any(f" {evaluate.normalize(a)} " in context for a in [answer, *aliases] if evaluate.normalize(a))

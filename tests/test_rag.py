@@ -123,3 +123,10 @@ def test_retrieval_scores_by_hand():
     assert scores["nDCG@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / 2)
     with pytest.raises(ValueError, match="no gold sources"):
         rag.retrieval_scores(search, [{"id": "x", "question": "q1", "sources": []}])
+
+
+def test_context_has_answer():
+    hits = [rag.Hit("K#0", "K", 1.0, 1, "Team costs $49 per month; Business costs $149.")]
+    assert rag.context_has_answer(hits, "$149")
+    assert rag.context_has_answer(hits, "forty-nine", aliases=["$49"])
+    assert not rag.context_has_answer(hits, "$14")

@@ -1,0 +1,56 @@
+"""The llama-index pipeline: fused retrieval over Chroma + a BM25 docstore, the local LLM, failure attribution."""
+
+import pytest
+
+from helpers import index, pipeline, rag
+from tests.test_index import ARTICLES, CHUNKING
+
+
+@pytest.fixture
+def small_index(tmp_path, embedder, monkeypatch):
+    monkeypatch.delenv("COURSE_CHROMA_URL", raising=False)
+    store = index.IndexStore("pipe-test", root=tmp_path / "idx", embedder=embedder)
+    version = store.build(rag.chunk_corpus(ARTICLES, **CHUNKING), 1, CHUNKING, progress=False)["version"]
+    return store.open(version)
+
+
+@pytest.mark.slow
+def test_fused_retrieval_uses_both_retrievers(small_index, generator):
+    pipe = pipeline.RagPipeline(small_index, generator, k=2, candidates=3)
+    assert len(pipe.docstore.docs) == len(small_index.chunks), "BM25 needs the chunks in the docstore (#20601)"
+    bm25 = [n.node.metadata["article_id"] for n in pipe.bm25_retriever.retrieve("CFX-4091")]
+    assert bm25[0] == "KB-002"
+    hits = pipe.retrieve("What does error CFX-4091 mean?")
+    assert len(hits) == 2 and "KB-002" in [h.article_id for h in hits]
+    assert all(h.rank == i for i, h in enumerate(hits, start=1))
+    # both retrievers rank KB-002 first: its fused score is the sum 1/60 + 1/60, so the copies were merged
+    assert hits[0].article_id == "KB-002" and hits[0].score == pytest.approx(2 / 60)
+    assert len({h.chunk_id for h in hits}) == len(hits)
+    with pytest.raises(ValueError, match="empty"):
+        pipe.retrieve(" ")
+
+
+@pytest.mark.slow
+def test_answer_and_llm(small_index, generator):
+    pipe = pipeline.RagPipeline(small_index, generator, k=2, candidates=3, max_new_tokens=16)
+    out = pipe.answer("How long do I have to ask for a refund of an annual plan?")
+    assert out["answer"] and out["retrieved"][0] == "KB-001" and out["prompt_tokens"] > 20
+    messages = pipe.messages("q?", out["hits"])
+    assert messages[0]["role"] == "system" and "[KB-001]" in messages[0]["content"]
+    assert pipe.llm.complete("Say hello.").text.strip()
+    assert pipe.llm.metadata.is_chat_model
+
+
+def test_attribute_failures():
+    items = [{"id": "a", "answer": "$49", "aliases": [], "sources": ["KB-1"]},
+             {"id": "b", "answer": "$49", "aliases": [], "sources": ["KB-1"]},
+             {"id": "c", "answer": "$49", "aliases": [], "sources": ["KB-1"]},
+             {"id": "d", "question": "q", "answer_v1": "10", "aliases_v1": [], "sources_v1": ["KB-3"],
+              "answer_v2": "20", "aliases_v2": [], "sources_v2": ["KB-3"]}]
+    outputs = [{"answer": "It costs $49.", "retrieved": ["KB-9"]},
+               {"answer": "It costs $59.", "retrieved": ["KB-9"]},
+               {"answer": "It costs $59.", "retrieved": ["KB-2", "KB-1"]},
+               {"answer": "The limit is 20.", "retrieved": ["KB-3"]}]
+    labels = [x["label"] for x in pipeline.attribute_failures(items, outputs, version=2)]
+    assert labels == ["correct", "retrieval failure", "generation failure", "correct"]
+    assert pipeline.attribute_failures(items[3:], outputs[3:], version=1)[0]["label"] == "generation failure"
