@@ -35,6 +35,7 @@ Example::
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly", "static")
@@ -59,6 +60,7 @@ GUIDE_FT_PROMPT_TOKENS = 500
 GUIDE_OUTPUT_TOKENS = 350
 GUIDE_RETRIEVAL_SHARE = 0.3  # the gate sends 30% of queries to RAG: the middle of the guide's "60-80%" saving
 GUIDE_TOTALS = {"RAG": 670.0, "FT self-hosted": 450.0, "FT hosted": 550.0}
+GUIDE_PROMPT_SHRINK = (0.60, 0.70)  # the guide: fine-tuning pays off "once prompts shrink 60-70%"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ PRICE_SOURCES = {
 # ---------------------------------------------------------------------------------------------
 
 def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number (> 0), got {value!r}")
     return float(value)
 
@@ -121,7 +123,7 @@ def check_frequency(update_frequency: str) -> str:
 
 
 def _check_share(share, name: str = "retrieval_share") -> float:
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+    if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0 <= share <= 1:
         raise ValueError(f"{name} must be a number between 0 and 1 (a share of queries), got {share!r}")
     return float(share)
 
@@ -421,6 +423,7 @@ def break_even_volume(a: str = "RAG", b: str = "FT self-hosted", workload: Workl
 
 def _sign(x: float, tolerance: float = 1e-6) -> int:
     """+1, -1, or 0 within a millionth of a dollar (float noise of equal costs counts as equal)."""
+    x = float(x)
     return (x > tolerance) - (x < -tolerance)
 
 

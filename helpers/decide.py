@@ -25,18 +25,19 @@ Example::
 from __future__ import annotations
 
 import math
+import numbers
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .costs import FREQUENCIES, check_frequency
+from .costs import FREQUENCIES, GUIDE_PROMPT_SHRINK, check_frequency
 
 GAPS = ("knowledge", "behaviour", "both", "unknown")
 RECOMMENDATIONS = ("RAG", "fine-tune", "FT+RAG (hybrid)", "RAG first, then consider FT")
 CHANGING = ("daily", "weekly")          # rule 2: RAG only
 STABLE = ("quarterly", "yearly", "static")  # rule 2: fine-tuning is a candidate
 SCALE_CALLS = 1_000_000   # rule 3: "millions of calls a month"
-SCALE_SHRINK = 0.60       # rule 3: "once prompts shrink 60-70%" (the low end)
+SCALE_SHRINK = GUIDE_PROMPT_SHRINK[0]  # rule 3: "once prompts shrink 60-70%" (the low end)
 _SPELLINGS = {"behavior": "behaviour"}
 
 
@@ -60,7 +61,7 @@ def _check_gap(gap: str) -> str:
 
 
 def _check_calls(monthly_calls) -> float:
-    if isinstance(monthly_calls, bool) or not isinstance(monthly_calls, (int, float)) \
+    if isinstance(monthly_calls, bool) or not isinstance(monthly_calls, numbers.Real) \
             or not math.isfinite(monthly_calls) or monthly_calls <= 0:
         raise ValueError(f"monthly_calls must be a positive number of calls a month (> 0), got {monthly_calls!r}")
     return float(monthly_calls)
@@ -69,7 +70,7 @@ def _check_calls(monthly_calls) -> float:
 def _check_shrink(prompt_shrink) -> float | None:
     if prompt_shrink is None:
         return None
-    if isinstance(prompt_shrink, bool) or not isinstance(prompt_shrink, (int, float)) or not 0 <= prompt_shrink < 1:
+    if isinstance(prompt_shrink, bool) or not isinstance(prompt_shrink, numbers.Real) or not 0 <= prompt_shrink < 1:
         raise ValueError("prompt_shrink is the share by which fine-tuning shortens the prompt, from 0 up to "
                          f"(not including) 1, e.g. 0.65 for 65% shorter, or None if not measured; got {prompt_shrink!r}")
     return float(prompt_shrink)

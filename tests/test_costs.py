@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from helpers import costs
@@ -177,6 +178,13 @@ def test_no_break_even_returns_none_with_a_reason():
     assert result.volume is None and result.cheaper_above is None
     assert result.cheaper_below == "RAG"
     assert "stays cheaper" in result.reason and "1,000,000" in result.reason
+
+
+def test_numpy_numbers_are_accepted():
+    # measured token counts arrive as numpy scalars (a pandas mean): same answers as plain floats
+    workload = costs.Workload(rag_prompt_tokens=np.float64(1500), ft_prompt_tokens=np.int64(500))
+    assert costs.monthly_costs(np.int64(1_000_000), workload)["RAG"] == pytest.approx(670.0)
+    assert costs.break_even_volume(workload=workload).volume == pytest.approx(633_333.333, rel=1e-9)
 
 
 def test_break_even_moves_with_prompt_size():
