@@ -325,20 +325,32 @@ class IndexStore:
         return to
 
 
-def retrieval_check(probes: Sequence[dict], k: int = 5, min_recall: float = 0.6, mode: str = "hybrid"
-                    ) -> Callable[[Index], dict]:
-    """A promotion check: recall@k of gold articles over `probes` ({"question", "sources"}) must reach `min_recall`."""
+def retrieval_check(probes: Sequence[dict], k: int = 5, min_recall: float = 0.6, mode: str = "hybrid",
+                    min_answer_rate: float | None = None) -> Callable[[Index], dict]:
+    """A promotion check over `probes` ({"question", "sources"}, optionally "answer" and "aliases").
+
+    Passes when recall@k of the gold articles reaches `min_recall` and, if `min_answer_rate` is
+    given, the top-k chunks contain the probe's answer text for at least that share of probes.
+    The second test catches builds that find the right articles but lost their content.
+    """
     if not probes:
         raise ValueError("a retrieval check needs at least one probe question with gold sources")
+    if min_answer_rate is not None and not all("answer" in p for p in probes):
+        raise ValueError("min_answer_rate needs an 'answer' in every probe")
 
     def check(index: Index) -> dict:
-        found = 0
+        found = answered = 0
         for probe in probes:
-            ranked = rag.article_ranking(index.search(probe["question"], k=k * 3, mode=mode))[:k]
-            found += bool(set(ranked) & set(probe["sources"]))
-        recall = found / len(probes)
-        return {"ok": recall >= min_recall, "recall": round(recall, 3), "k": k, "min_recall": min_recall,
-                "probes": len(probes)}
+            hits = index.search(probe["question"], k=k * 3, mode=mode)
+            found += bool(set(rag.article_ranking(hits)[:k]) & set(probe["sources"]))
+            if min_answer_rate is not None:
+                answered += rag.context_has_answer(hits[:k], probe["answer"], probe.get("aliases", ()))
+        report = {"recall": round(found / len(probes), 3), "k": k, "min_recall": min_recall, "probes": len(probes)}
+        ok = report["recall"] >= min_recall
+        if min_answer_rate is not None:
+            report |= {"answer_rate": round(answered / len(probes), 3), "min_answer_rate": min_answer_rate}
+            ok = ok and report["answer_rate"] >= min_answer_rate
+        return {"ok": ok, **report}
 
     return check
 

@@ -71,8 +71,9 @@ def course_embedding(device: str | None = None):
 
     model_id = env.embedder_id()
     path = str(models.embedded_embedder_path()) if env.is_embedded(model_id) else model_id
-    return HuggingFaceEmbedding(model_name=path, device=device or ("cpu" if env.pick_tier() == "cpu" else "cuda"),
-                                normalize=True)
+    with models._quiet_loading():
+        return HuggingFaceEmbedding(model_name=path, device=device or ("cpu" if env.pick_tier() == "cpu" else "cuda"),
+                                    normalize=True)
 
 
 def canonical_retriever(inner):

@@ -79,6 +79,22 @@ def test_failed_check_does_not_promote(store):
     assert store.current() == good
 
 
+def test_answer_rate_catches_content_loss(store):
+    """Titles alone still point at the right articles; only the answer-text test notices the bodies are gone."""
+    probes = [dict(PROBES[0], answer="30 days"), dict(PROBES[1], question="timeouts CFX-4091", answer="300 seconds")]
+    titles_only = [dict(a, text=f"# {a['title']}\n## {a['title']}\n{a['title']} {a['section']}") for a in ARTICLES]
+    version = store.build(chunks(titles_only), 1, CHUNKING, progress=False)["version"]
+    lenient = index.retrieval_check(probes, k=2, min_recall=0.5)
+    strict = index.retrieval_check(probes, k=2, min_recall=0.5, min_answer_rate=0.5)
+    assert lenient(store.open(version))["ok"]
+    report = strict(store.open(version))
+    assert not report["ok"] and report["answer_rate"] == 0
+    full = store.build(chunks(), 1, CHUNKING, progress=False)["version"]
+    assert strict(store.open(full))["ok"]
+    with pytest.raises(ValueError, match="needs an 'answer'"):
+        index.retrieval_check(PROBES, min_answer_rate=0.5)
+
+
 def test_interrupted_build_leaves_no_version(store, monkeypatch):
     calls = {"n": 0}
     real = store.embedding_function
