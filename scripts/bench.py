@@ -4,7 +4,8 @@
     python scripts/bench.py --repeats 5 --convert
 
 Figures: cached generator load time, GGUF-to-safetensors conversion time (with --convert, into a
-temporary cache), and generation tokens/s at batch 1 and batch 8.
+temporary cache), generation tokens/s at batch 1 and batch 8, indexing throughput (chunks/s, embedding
+included) and retrieval latency p50/p95 for vector, BM25 and hybrid search (query embedding included).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import env, generate, models
+import numpy as np
+
+from helpers import data, env, generate, index, models, rag
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [f"Write one sentence about the number {i}." for i in range(16)]
@@ -32,6 +35,35 @@ def machine() -> dict:
     rt = env.detect_runtime()
     return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": rt.cpu_count,
             "gpu": rt.gpu_name, "python": rt.python, "torch": rt.torch}
+
+
+def retrieval_figures(repeats: int) -> dict[str, dict]:
+    """Indexing throughput over the v1 corpus and per-query retrieval latency on the static QA test questions."""
+    embedder = models.load_embedder()
+    chunks = rag.chunk_corpus(data.load_corpus(1), **index.DEFAULT_CHUNKING)
+    rates = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = index.IndexStore("bench-index", root=Path(tmp), embedder=embedder)
+            manifest = store.build(chunks, 1, index.DEFAULT_CHUNKING, progress=False)
+            rates.append(len(chunks) / manifest["build_seconds"])
+            built = store.open(manifest["version"])
+            questions = [it["question"] for it in data.load_task("qa_static", "test")]
+            latency = {}
+            for mode in index.MODES:
+                built.search(questions[0], k=10, mode=mode)  # warm-up
+                times = []
+                for q in questions:
+                    start = time.perf_counter()
+                    built.search(q, k=10, mode=mode)
+                    times.append((time.perf_counter() - start) * 1000)
+                latency[mode] = times
+    figures = {"indexing_chunks_per_s": {"median": round(statistics.median(rates), 1), "repeats": repeats,
+                                         "chunks": len(chunks)}}
+    for mode, times in latency.items():
+        figures[f"retrieval_{mode}_ms"] = {"median": round(float(np.percentile(times, 50)), 2),
+                                           "p95": round(float(np.percentile(times, 95)), 2), "queries": len(times)}
+    return figures
 
 
 def main() -> None:
@@ -60,6 +92,7 @@ def main() -> None:
         figures[f"generation_tokens_per_s_batch{batch_size}"] = {
             "median": round(statistics.median(rates), 1), "repeats": args.repeats, "max_new_tokens": 48}
 
+    figures.update(retrieval_figures(args.repeats))
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)
