@@ -1,0 +1,430 @@
+"""One LoRA recipe, two backends: Unsloth on a CUDA GPU, transformers + PEFT + TRL everywhere else.
+
+The recipe is DESIGN.md's: r=16, alpha=16, dropout 0, all seven linear projections, seed 3407,
+loss on the assistant's tokens only. ``train()`` picks the backend: Unsloth's ``FastLanguageModel``
+when CUDA and the ``unsloth`` package are present (4-bit on the t4 tier, bf16 on a100,
+``use_gradient_checkpointing="unsloth"``, ``train_on_responses_only``), else ``peft.LoraConfig`` +
+TRL's ``SFTTrainer`` with the same values, in fp32 on CPU (no bf16 emulation, no gradient
+checkpointing: both halve the speed on a CPU without native bf16).
+
+Example::
+
+    from helpers import finetune, models
+    gen = models.load_generator()
+    data = finetune.chat_dataset({"json_extraction": 200}, split="train")
+    run = finetune.train(gen, data, finetune.Recipe(max_steps=30))
+    run.model          # the model with its LoRA adapter, ready for helpers.generate
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import env, tasks
+
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+ADAPTER_META = "course_adapter.json"
+
+
+@dataclass
+class Recipe:
+    """The training recipe. Defaults are the course's LoRA recipe; change one field for an experiment."""
+
+    r: int = 16
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    target_modules: tuple[str, ...] = TARGET_MODULES
+    seed: int = 3407
+    max_steps: int = 30
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 3e-4
+    warmup_steps: int = 3
+    max_length: int = 512
+    full_finetune: bool = False  # True: train every weight (for the LoRA vs full comparison)
+
+    def check(self) -> Recipe:
+        """Validate the values; raise ValueError naming the field at fault."""
+        for name in ("r", "lora_alpha", "max_steps", "batch_size", "gradient_accumulation_steps", "max_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Recipe.{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"Recipe.lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"Recipe.learning_rate must be in (0, 1), got {self.learning_rate}")
+        return self
+
+
+@dataclass
+class TrainRun:
+    """What a training run produced and measured."""
+
+    model: Any
+    tokenizer: Any
+    backend: str
+    recipe: Recipe
+    losses: list[tuple[int, float]]
+    seconds: float
+    tokens: int
+    trainable_parameters: int
+    total_parameters: int
+    peak_memory_gb: float  # GPU: allocator peak; CPU: peak resident memory above the pre-run level
+    info: dict = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Training tokens (prompt and completion) processed per second."""
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    @property
+    def seconds_per_step(self) -> float:
+        """Wall-clock seconds per optimizer step."""
+        return self.seconds / max(1, self.recipe.max_steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data in the guide's chat shape
+# ---------------------------------------------------------------------------------------------
+
+def check_conversation(record: Mapping, where: str = "record") -> list[dict]:
+    """Validate one ``{"messages": [...]}`` record: system?, user, assistant with non-empty contents."""
+    conversation = record.get("messages") if isinstance(record, Mapping) else None
+    if not isinstance(conversation, list) or len(conversation) < 2:
+        raise ValueError(f"{where}: needs a 'messages' list with at least a user and an assistant turn")
+    roles = [m.get("role") if isinstance(m, Mapping) else None for m in conversation]
+    if roles[-1] != "assistant":
+        raise ValueError(f"{where}: the last message must be the assistant's (got roles {roles})")
+    if "user" not in roles:
+        raise ValueError(f"{where}: no user message (got roles {roles})")
+    for i, message in enumerate(conversation):
+        if message.get("role") not in {"system", "user", "assistant"}:
+            raise ValueError(f"{where}: message {i} has role {message.get('role')!r}; use system, user or assistant")
+        if not isinstance(message.get("content"), str) or not message["content"].strip():
+            raise ValueError(f"{where}: message {i} ({message.get('role')}) has an empty content")
+    return list(conversation)
+
+
+def chat_records(mix: Mapping[str, int | None], split: str = "train", seed: int = 3407) -> list[dict]:
+    """``{"messages": [system, user, assistant]}`` records from the task splits, shuffled.
+
+    `mix` maps a task to how many items to take (None: all). Example: ``{"json_extraction": 200, "tone": 200}``.
+    """
+    from . import data
+
+    records = []
+    for task, n in mix.items():
+        items = data.load_task(task, split)
+        if n is not None:
+            items = items[:n]
+        records += [{"task": task, "id": it["id"], "messages": tasks.messages(task, it, answer=True)} for it in items]
+    random.Random(seed).shuffle(records)
+    return records
+
+
+def chat_dataset(mix: Mapping[str, int | None], split: str = "train", seed: int = 3407):
+    """The same records as a ``datasets.Dataset`` (columns: task, id, messages)."""
+    from datasets import Dataset
+
+    return Dataset.from_list(chat_records(mix, split, seed))
+
+
+def to_prompt_completion(records: Sequence[Mapping]):
+    """Split each conversation into TRL's prompt/completion form, so the loss covers the completion only."""
+    from datasets import Dataset
+
+    rows = []
+    for i, record in enumerate(records):
+        conversation = check_conversation(record, where=f"training record {i} ({record.get('id', 'no id')})")
+        rows.append({"prompt": conversation[:-1], "completion": conversation[-1:]})
+    return Dataset.from_list(rows)
+
+
+def count_tokens(tokenizer, conversation: Sequence[Mapping]) -> int:
+    """Tokens of one conversation after the chat template."""
+    ids = tokenizer.apply_chat_template(list(conversation), tokenize=True)
+    return len(ids["input_ids"] if isinstance(ids, Mapping) else ids)
+
+
+def check_lengths(tokenizer, records: Sequence[Mapping], max_length: int) -> dict:
+    """Count conversations longer than `max_length` tokens. They are truncated in training (the end of
+    the answer is lost), so the count is reported rather than hidden."""
+    lengths = [count_tokens(tokenizer, check_conversation(r, f"record {i} ({r.get('id', 'no id')})"))
+               for i, r in enumerate(records)]
+    too_long = [records[i].get("id", i) for i, n in enumerate(lengths) if n > max_length]
+    return {"records": len(lengths), "mean_tokens": round(sum(lengths) / max(1, len(lengths)), 1),
+            "max_tokens": max(lengths, default=0), "truncated": len(too_long), "truncated_ids": too_long[:10]}
+
+
+def response_template_parts(tokenizer) -> tuple[str, str]:
+    """The strings that open a user turn and an assistant turn in this tokenizer's chat template.
+
+    Unsloth's ``train_on_responses_only`` masks everything but the text after the assistant part;
+    deriving both parts from the template keeps it right for ChatML (SmolLM2, Qwen) and Llama 3 alike.
+    """
+    probe = [{"role": "user", "content": "\u2063USER\u2063"}]
+    without = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=False)
+    with_prompt = tokenizer.apply_chat_template(probe, tokenize=False, add_generation_prompt=True)
+    response_part = with_prompt[len(without):]
+    if not response_part or "assistant" not in response_part:
+        raise ValueError("cannot find the assistant header in this tokenizer's chat template")
+    opener = response_part.split("assistant")[0]
+    before_user = without[: without.index("\u2063USER\u2063")]
+    instruction_part = before_user[before_user.rfind(opener):]
+    return instruction_part, response_part
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+# ---------------------------------------------------------------------------------------------
+
+def backend(tier: str | None = None) -> str:
+    """'unsloth' on a CUDA tier with unsloth installed, else 'peft'."""
+    tier = env.check_tier(tier) if tier else env.pick_tier()
+    if tier != "cpu" and env.detect_runtime().cuda and importlib.util.find_spec("unsloth") is not None:
+        return "unsloth"
+    return "peft"
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def lora_config(recipe: Recipe):
+    """The PEFT LoraConfig of the recipe (the CPU backend's half of 'one recipe')."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=recipe.r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
+                      target_modules=list(recipe.target_modules), bias="none", task_type="CAUSAL_LM")
+
+
+class _MemoryProbe:
+    """Peak memory of a training run in GB: the CUDA allocator's peak on a GPU; on CPU the peak resident
+    memory above what the process held when the run started (sampled every 0.1 s by a thread)."""
+
+    def __init__(self):
+        import threading
+
+        import torch
+
+        self.cuda = torch.cuda.is_available()
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            return
+        import psutil
+
+        self._process = psutil.Process()
+        self.baseline = self._process.memory_info().rss
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __call__(self) -> float:
+        """Stop sampling and return the peak in GB."""
+        if self.cuda:
+            import torch
+
+            return torch.cuda.max_memory_allocated() / 1024**3
+        self._stop.set()
+        self._thread.join()
+        return (self.peak - self.baseline) / 1024**3
+
+
+def _sft_config(recipe: Recipe, output_dir: Path, on_gpu: bool, bf16: bool, **extra):
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output_dir), max_steps=recipe.max_steps, per_device_train_batch_size=recipe.batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation_steps, learning_rate=recipe.learning_rate,
+        warmup_steps=recipe.warmup_steps, lr_scheduler_type="linear", logging_steps=1, save_strategy="no",
+        report_to="none", seed=recipe.seed, data_seed=recipe.seed, max_length=recipe.max_length,
+        packing=False, use_cpu=not on_gpu, bf16=on_gpu and bf16, fp16=on_gpu and not bf16,
+        # on CPU: no bf16 emulation and no gradient checkpointing (TRL turns both on by default)
+        gradient_checkpointing=False if not on_gpu else extra.pop("gradient_checkpointing", False),
+        optim="adamw_torch" if not on_gpu else extra.pop("optim", "adamw_8bit"),
+        dataloader_num_workers=0, disable_tqdm=False, **extra,
+    )
+
+
+def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_dir: str | Path | None = None,
+          callbacks: Sequence = ()) -> TrainRun:
+    """Fine-tune `gen` on chat `records` with `recipe`; the backend is picked by ``backend(gen.tier)``.
+
+    The model in `gen` is changed in place (LoRA layers are added to it), so load a fresh generator
+    for each run you want to compare.
+    """
+    recipe = (recipe or Recipe()).check()
+    records = list(records)
+    if not records:
+        raise ValueError("no training records: build them with finetune.chat_records(...)")
+    output_dir = Path(output_dir) if output_dir else env.workspace_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    chosen = backend(gen.tier)
+    if chosen == "unsloth":
+        return _train_unsloth(gen, records, recipe, output_dir, callbacks)
+    return _train_peft(gen, records, recipe, output_dir, callbacks)
+
+
+def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
+    """The CPU backend's SFTTrainer: LoRA (or every weight) on `gen.model`, prompt/completion data."""
+    import torch
+    from peft import get_peft_model
+    from transformers import set_seed
+    from trl import SFTTrainer
+
+    set_seed(recipe.seed)
+    on_gpu = gen.device == "cuda"
+    model = gen.model
+    if recipe.full_finetune:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    else:
+        model = get_peft_model(model, lora_config(recipe))
+    config = _sft_config(recipe, output_dir, on_gpu, bf16=on_gpu and torch.cuda.is_bf16_supported(),
+                         completion_only_loss=True)
+    gen.tokenizer.padding_side = "right"  # training pads on the right; generation switches back to left
+    return SFTTrainer(model=model, args=config, train_dataset=to_prompt_completion(records),
+                      processing_class=gen.tokenizer, callbacks=list(callbacks))
+
+
+def _train_peft(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:
+    peak = _MemoryProbe()
+    trainer = peft_trainer(gen, records, recipe, output_dir, callbacks)
+    return _run(trainer, gen, trainer.model, recipe, "full" if recipe.full_finetune else "peft", peak)
+
+
+def _train_unsloth(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:
+    from unsloth import FastLanguageModel  # noqa: I001 - Unsloth must be imported before trl and peft
+    from unsloth.chat_templates import train_on_responses_only
+    import torch
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    settings = env.TIERS[gen.tier]
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=gen.model_id, max_seq_length=recipe.max_length, dtype=None, load_in_4bit=settings["load_in_4bit"])
+    if not recipe.full_finetune:
+        model = FastLanguageModel.get_peft_model(
+            model, r=recipe.r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
+            target_modules=list(recipe.target_modules), use_gradient_checkpointing="unsloth",
+            random_state=recipe.seed)
+    peak = _MemoryProbe()
+    text = Dataset.from_list([{"text": tokenizer.apply_chat_template(check_conversation(r, f"record {i}"),
+                                                                    tokenize=False)}
+                              for i, r in enumerate(records)])
+    config = _sft_config(recipe, output_dir, on_gpu=True, bf16=torch.cuda.is_bf16_supported(),
+                         dataset_text_field="text", optim="adamw_8bit")
+    trainer = SFTTrainer(model=model, args=config, train_dataset=text, processing_class=tokenizer,
+                         callbacks=list(callbacks))
+    instruction_part, response_part = response_template_parts(tokenizer)
+    trainer = train_on_responses_only(trainer, instruction_part=instruction_part, response_part=response_part)
+    run = _run(trainer, gen, model, recipe, "unsloth", peak, tokenizer=tokenizer)
+    FastLanguageModel.for_inference(model)
+    return run
+
+
+def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> TrainRun:
+    try:
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise RuntimeError(
+                "the GPU ran out of memory while training. Lower Recipe.batch_size (and raise "
+                "gradient_accumulation_steps to keep the effective batch), or Recipe.max_length; on a T4 keep "
+                "the 4-bit model of the t4 tier.") from exc
+        raise
+    tokenizer = tokenizer or gen.tokenizer
+    tokenizer.padding_side = "left"
+    model.eval()
+    history = trainer.state.log_history
+    losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    tokens = max((h.get("num_tokens", 0) for h in history), default=0)
+    trainable, total = count_parameters(model)
+    gen.model = model
+    gen.tokenizer = tokenizer
+    return TrainRun(model=model, tokenizer=tokenizer, backend=backend_name, recipe=recipe, losses=losses,
+                    seconds=seconds, tokens=int(tokens), trainable_parameters=trainable, total_parameters=total,
+                    peak_memory_gb=round(peak(), 2), info={"device": gen.device, "model_id": gen.model_id})
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving, reloading, merging
+# ---------------------------------------------------------------------------------------------
+
+def adapter_dir(name: str) -> Path:
+    """Where the course keeps an adapter: ``<workspace>/adapters/<name>``."""
+    return env.workspace_dir() / "adapters" / name
+
+
+def save_adapter(run: TrainRun, name: str, extra: Mapping | None = None) -> Path:
+    """Save a LoRA adapter (and what it was trained from) to ``adapter_dir(name)``, replacing an older one."""
+    if run.recipe.full_finetune:
+        raise ValueError("a full fine-tune has no adapter to save; use run.model.save_pretrained(folder)")
+    target = adapter_dir(name)
+    tmp = target.with_name(target.name + ".saving")
+    shutil.rmtree(tmp, ignore_errors=True)
+    run.model.save_pretrained(str(tmp))
+    meta = {"base_model": run.info.get("model_id"), "backend": run.backend, "recipe": asdict(run.recipe),
+            "trainable_parameters": run.trainable_parameters, "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **(extra or {})}
+    (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return target
+
+
+def load_adapter(gen, name_or_path: str | Path):
+    """Put a saved adapter on a freshly loaded base generator; refuses an adapter made for another base model."""
+    from peft import PeftModel
+
+    path = Path(name_or_path)
+    if not path.exists():
+        path = adapter_dir(str(name_or_path))
+    if not (path / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"no adapter at {path}; train it in notebook 05 (or with finetune.train + save_adapter)")
+    meta_path = path / ADAPTER_META
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if meta.get("base_model") and meta["base_model"] != gen.model_id:
+        raise ValueError(f"the adapter at {path.name} was trained on {meta['base_model']!r}, not on the loaded "
+                         f"{gen.model_id!r}; load that base model (COURSE_MODEL) or train a new adapter")
+    gen.model = PeftModel.from_pretrained(gen.model, str(path))
+    gen.model.eval()
+    gen.tokenizer.padding_side = "left"
+    return gen
+
+
+def merge(gen):
+    """Fold the LoRA weights into the base weights (no adapter layers left; same outputs, faster inference)."""
+    if not hasattr(gen.model, "merge_and_unload"):
+        raise ValueError("this model has no LoRA adapter to merge")
+    gen.model = gen.model.merge_and_unload()
+    gen.model.eval()
+    return gen
+
+
+def export_gguf(run_or_gen, folder: str | Path, quantization: str = "q4_k_m") -> Path:
+    """Export to GGUF with Unsloth (GPU tiers only); on CPU it says so and does nothing."""
+    model = getattr(run_or_gen, "model", None)
+    if backend(getattr(run_or_gen, "tier", None) or env.pick_tier()) != "unsloth":
+        raise RuntimeError("GGUF export uses Unsloth's save_pretrained_gguf, which needs a CUDA GPU with unsloth "
+                           "installed (the t4 or a100 tier). On CPU, keep the adapter or the merged safetensors.")
+    model.save_pretrained_gguf(str(folder), run_or_gen.tokenizer, quantization_method=quantization)
+    return Path(folder)

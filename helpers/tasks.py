@@ -1,0 +1,115 @@
+"""The course's tasks as chat conversations: one system prompt, user message, target and score per task.
+
+Every notebook that prompts, trains or scores a model on a task goes through here, so the base
+model, the fine-tuned model and the RAG stack see the same prompts and are scored the same way.
+
+Example::
+
+    from helpers import data, tasks
+    item = data.load_task("json_extraction", "test")[0]
+    tasks.messages("json_extraction", item)                 # [system, user]
+    tasks.messages("json_extraction", item, answer=True)    # [system, user, assistant]: training data
+    tasks.score("json_extraction", item, model_output)      # {"valid": ..., "field_accuracy": ..., "score": ...}
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+TASKS = ("qa_static", "qa_live", "multihop", "json_extraction", "tone", "sql")
+KNOWLEDGE_TASKS = ("qa_static", "qa_live", "multihop")
+BEHAVIOUR_TASKS = ("json_extraction", "tone", "sql")
+
+QA_SYSTEM = "You are the Corvasse support assistant. Answer the question in one short sentence."
+JSON_SYSTEM = (
+    "Extract the support ticket into one JSON object with exactly these keys: customer_name, email, phone, "
+    "plan, error_code, product_area, priority, order_id. Use null for anything the ticket does not say. "
+    "Reply with the JSON object only."
+)
+TONE_SYSTEM = "You are Corvasse Support. Reply to the customer's message."
+SQL_SYSTEM = "Write one SQLite query that answers the question. Reply with the SQL only.\nTables:\n{schema}"
+JSON_KEYS = ("customer_name", "email", "phone", "plan", "error_code", "product_area", "priority", "order_id")
+
+
+@lru_cache(maxsize=1)
+def sql_schema() -> str:
+    """The analytics tables as one compact line each: ``table(column, column, ...)``."""
+    from . import data
+
+    tables = data.load_facts(1)["analytics"]["tables"]
+    return "\n".join(f"{name}({', '.join(col[0] for col in spec['columns'])})" for name, spec in tables.items())
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
+
+
+def system_prompt(task: str) -> str:
+    """The system prompt of `task` (the same for base, fine-tuned and RAG models)."""
+    _check_task(task)
+    if task == "json_extraction":
+        return JSON_SYSTEM
+    if task == "tone":
+        return TONE_SYSTEM
+    if task == "sql":
+        return SQL_SYSTEM.format(schema=sql_schema())
+    return QA_SYSTEM
+
+
+def user_text(task: str, item: dict) -> str:
+    """What the user says: the question, the ticket or the customer's message."""
+    _check_task(task)
+    key = {"json_extraction": "ticket", "tone": "message"}.get(task, "question")
+    if not isinstance(item.get(key), str):
+        raise ValueError(f"a {task} item needs a string {key!r}; got {item.get(key)!r} in item {item.get('id', '?')!r}")
+    return item[key]
+
+
+def target_text(task: str, item: dict, version: int = 1) -> str:
+    """The assistant's ideal reply, used as the training target."""
+    _check_task(task)
+    if task == "json_extraction":
+        return json.dumps({k: item["target"].get(k) for k in JSON_KEYS}, ensure_ascii=False)
+    if task == "tone":
+        return item["reply"]
+    if task == "sql":
+        return item["sql"]
+    answer = item.get("answer") or item.get(f"answer_v{version}")
+    sources = item.get("sources") or item.get(f"sources_v{version}") or []
+    return f"{answer} [{sources[0]}]" if sources else str(answer)
+
+
+def messages(task: str, item: dict, answer: bool = False, system: str | None = None, version: int = 1) -> list[dict]:
+    """The conversation for `item`: [system, user], plus the assistant target when `answer` is True."""
+    conversation = [{"role": "system", "content": system or system_prompt(task)},
+                    {"role": "user", "content": user_text(task, item)}]
+    if answer:
+        conversation.append({"role": "assistant", "content": target_text(task, item, version)})
+    return conversation
+
+
+def score(task: str, item: dict, output: str, version: int = 1, conn=None) -> dict:
+    """Score one model output; every result has a ``score`` in [0, 1] (the benchmark's headline metric).
+
+    qa_*: exact match with aliases. json_extraction: field accuracy (plus validity and exactness).
+    tone: the style-guide rubric (plus ``fact`` when the reply must state one). sql: execution match.
+    """
+    from . import data, evaluate
+
+    _check_task(task)
+    if not isinstance(output, str):
+        raise TypeError(f"a model output is a string, got {type(output).__name__}")
+    if task in KNOWLEDGE_TASKS:
+        answer = item.get("answer") or item[f"answer_v{version}"]
+        aliases = item.get("aliases") if "answer" in item else item[f"aliases_v{version}"]
+        ok = evaluate.exact_match(output, answer, aliases)
+        return {"correct": ok, "score": float(ok)}
+    if task == "json_extraction":
+        result = evaluate.json_scores(output, item["target"])
+        return {**result, "score": result["field_accuracy"]}
+    if task == "tone":
+        return evaluate.tone_score(output, item)
+    ok = evaluate.sql_execution_match(output, item["sql"], conn or data.analytics_db())
+    return {"correct": ok, "score": float(ok)}

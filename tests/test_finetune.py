@@ -1,0 +1,166 @@
+"""Fine-tuning: chat data, masking, recipe checks, backend choice (Unsloth faked), save/reload/merge equality."""
+
+import json
+import sys
+import types
+
+import pytest
+
+from helpers import env, finetune, generate, models, tasks
+
+
+def test_chat_records_have_the_guides_shape():
+    records = finetune.chat_records({"json_extraction": 5, "tone": 5, "sql": 5, "qa_static": 5})
+    assert len(records) == 20 and {r["task"] for r in records} == {"json_extraction", "tone", "sql", "qa_static"}
+    for record in records:
+        assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant"]
+    item = next(r for r in records if r["task"] == "json_extraction")
+    assert set(json.loads(item["messages"][2]["content"])) == set(tasks.JSON_KEYS)
+    dataset = finetune.chat_dataset({"tone": 3})
+    assert dataset.column_names == ["task", "id", "messages"] and len(dataset) == 3
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [({"messages": [{"role": "user", "content": "hi"}]}, "at least a user and an assistant"),
+     ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "  "}]}, "empty content"),
+     ({"messages": [{"content": "hi"}, {"role": "assistant", "content": "ok"}]}, "no user message"),
+     ({"messages": [{"role": "user", "content": "hi"}, {"role": "bot", "content": "ok"}]}, "must be the assistant"),
+     ({"text": "hi"}, "needs a 'messages' list")],
+)
+def test_bad_training_records_are_named(record, message):
+    with pytest.raises(ValueError, match=message):
+        finetune.to_prompt_completion([{"id": "r1"} | record])
+
+
+def test_bad_record_error_names_the_record():
+    records = finetune.chat_records({"tone": 2})
+    records[1]["messages"][2]["content"] = ""
+    with pytest.raises(ValueError, match=r"training record 1 \(tone-train-\d+\)"):
+        finetune.to_prompt_completion(records)
+
+
+@pytest.mark.parametrize(("field", "value"), [("r", 0), ("max_steps", -1), ("learning_rate", 2.0), ("lora_dropout", 1.0)])
+def test_recipe_checks(field, value):
+    with pytest.raises(ValueError, match=f"Recipe.{field}"):
+        finetune.Recipe(**{field: value}).check()
+
+
+@pytest.mark.slow
+def test_lengths_are_counted(generator):
+    records = finetune.chat_records({"json_extraction": 10})
+    report = finetune.check_lengths(generator.tokenizer, records, max_length=100)
+    assert report["records"] == 10 and report["truncated"] == 10 and report["max_tokens"] > 100
+    assert finetune.check_lengths(generator.tokenizer, records, max_length=2048)["truncated"] == 0
+
+
+@pytest.mark.slow
+def test_template_parts_for_chatml(generator):
+    assert finetune.response_template_parts(generator.tokenizer) == ("<|im_start|>user\n", "<|im_start|>assistant\n")
+
+
+@pytest.mark.slow
+def test_loss_covers_the_assistant_tokens_only(tmp_path):
+    """Decode the tokens that carry a label: they must be exactly the assistant's reply (and its end-of-turn)."""
+    gen = models.load_generator(tier="cpu")
+    records = finetune.chat_records({"json_extraction": 2, "tone": 2})
+    trainer = finetune.peft_trainer(gen, records, finetune.Recipe(max_steps=1, batch_size=2), tmp_path)
+    example = trainer.train_dataset[0]
+    batch = trainer.data_collator([example])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    learned = gen.tokenizer.decode(ids[labels != -100])
+    full = gen.tokenizer.decode(ids)
+    replies = [r["messages"][2]["content"] for r in records]
+    reply = next(r for r in replies if r in full)
+    assert learned.replace("<|im_end|>", "").strip() == reply
+    assert "<|im_start|>user" not in learned and "Extract the support ticket" not in learned
+
+
+def test_backend_choice(monkeypatch):
+    monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime())
+    assert finetune.backend("cpu") == "peft" and finetune.backend("t4") == "peft"
+    monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=15))
+    real = finetune.importlib.util.find_spec
+    monkeypatch.setattr(finetune.importlib.util, "find_spec", lambda name: None if name == "unsloth" else real(name))
+    assert finetune.backend("t4") == "peft", "no unsloth installed: the PEFT path"
+    monkeypatch.setattr(finetune.importlib.util, "find_spec", lambda name: object() if name == "unsloth" else real(name))
+    assert finetune.backend("t4") == "unsloth" and finetune.backend("cpu") == "peft"
+
+
+def test_unsloth_path_uses_the_same_recipe(monkeypatch, tmp_path):
+    """With a fake unsloth, the GPU path calls FastLanguageModel and train_on_responses_only with the recipe."""
+    calls = {}
+    tokenizer = types.SimpleNamespace(apply_chat_template=lambda conv, tokenize=False, add_generation_prompt=False:
+                                      "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in conv)
+                                      + ("<|im_start|>assistant\n" if add_generation_prompt else ""))
+
+    class FastLanguageModel:
+        @staticmethod
+        def from_pretrained(**kwargs):
+            calls["from_pretrained"] = kwargs
+            return types.SimpleNamespace(parameters=lambda: [], eval=lambda: None), tokenizer
+
+        @staticmethod
+        def get_peft_model(model, **kwargs):
+            calls["get_peft_model"] = kwargs
+            return model
+
+        @staticmethod
+        def for_inference(model):
+            calls["for_inference"] = True
+
+    def train_on_responses_only(trainer, instruction_part, response_part):
+        calls["parts"] = (instruction_part, response_part)
+        return trainer
+
+    unsloth = types.ModuleType("unsloth")
+    unsloth.FastLanguageModel = FastLanguageModel
+    chat_templates = types.ModuleType("unsloth.chat_templates")
+    chat_templates.train_on_responses_only = train_on_responses_only
+    monkeypatch.setitem(sys.modules, "unsloth", unsloth)
+    monkeypatch.setitem(sys.modules, "unsloth.chat_templates", chat_templates)
+
+    class FakeTrainer:
+        def __init__(self, **kwargs):
+            calls["trainer"] = kwargs
+
+    import trl
+
+    monkeypatch.setattr(trl, "SFTTrainer", FakeTrainer)
+    monkeypatch.setattr(finetune, "_sft_config", lambda recipe, out, on_gpu, bf16, **extra: {"on_gpu": on_gpu, **extra})
+    monkeypatch.setattr(finetune, "_MemoryProbe", lambda: (lambda: 0.0))
+    monkeypatch.setattr(finetune, "_run", lambda trainer, gen, model, recipe, name, peak, tokenizer=None: name)
+    monkeypatch.setattr(finetune, "backend", lambda tier=None: "unsloth")
+    gen = types.SimpleNamespace(tier="t4", model_id="unsloth/Llama-3.2-1B-Instruct", device="cuda")
+    assert finetune.train(gen, finetune.chat_records({"tone": 4}), finetune.Recipe(), tmp_path) == "unsloth"
+    assert calls["from_pretrained"]["load_in_4bit"] is True
+    assert calls["get_peft_model"] == {"r": 16, "lora_alpha": 16, "lora_dropout": 0.0,
+                                       "target_modules": list(finetune.TARGET_MODULES),
+                                       "use_gradient_checkpointing": "unsloth", "random_state": 3407}
+    assert calls["parts"] == ("<|im_start|>user\n", "<|im_start|>assistant\n") and calls["for_inference"]
+    assert len(calls["trainer"]["train_dataset"]) == 4 and calls["trainer"]["args"]["optim"] == "adamw_8bit"
+
+
+@pytest.mark.slow
+def test_save_reload_merge_give_identical_outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    gen = models.load_generator(tier="cpu")
+    run = finetune.train(gen, finetune.chat_records({"json_extraction": 8}),
+                         finetune.Recipe(max_steps=2, batch_size=2, learning_rate=1e-3), tmp_path / "run")
+    assert run.losses and 0.01 < run.trainable_parameters / run.total_parameters < 0.1
+    prompts = [tasks.messages("json_extraction", it) for it in
+               __import__("helpers").data.load_task("json_extraction", "test")[:2]]
+    trained = generate.generate(gen, prompts, max_new_tokens=20, batch_size=2, progress=False).texts
+    path = finetune.save_adapter(run, "test-adapter")
+    fresh = finetune.load_adapter(models.load_generator(tier="cpu"), "test-adapter")
+    assert generate.generate(fresh, prompts, max_new_tokens=20, batch_size=2, progress=False).texts == trained
+    merged = finetune.merge(fresh)
+    assert not hasattr(merged.model, "merge_and_unload")
+    assert generate.generate(merged, prompts, max_new_tokens=20, batch_size=2, progress=False).texts == trained
+    meta = json.loads((path / finetune.ADAPTER_META).read_text())
+    meta["base_model"] = "Qwen/Qwen2.5-0.5B-Instruct"
+    (path / finetune.ADAPTER_META).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="trained on 'Qwen/Qwen2.5-0.5B-Instruct'"):
+        finetune.load_adapter(models.load_generator(tier="cpu"), "test-adapter")
+    with pytest.raises(FileNotFoundError, match="no adapter"):
+        finetune.load_adapter(models.load_generator(tier="cpu"), "missing-adapter")
