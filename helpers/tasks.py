@@ -113,3 +113,22 @@ def score(task: str, item: dict, output: str, version: int = 1, conn=None) -> di
         return evaluate.tone_score(output, item)
     ok = evaluate.sql_execution_match(output, item["sql"], conn or data.analytics_db())
     return {"correct": ok, "score": float(ok)}
+
+
+# Enough room for each task's answer; more only lets a model ramble (and costs time on CPU).
+MAX_NEW_TOKENS = {"qa_static": 32, "qa_live": 32, "multihop": 32, "json_extraction": 96, "tone": 80, "sql": 72}
+
+
+def run(gen, task: str, items: list[dict], batch_size: int = 8, system: str | None = None, version: int = 1,
+        progress: bool = True) -> list[dict]:
+    """Generate an answer for every item and score it: one dict per item with id, output and the scores."""
+    from . import data, generate
+
+    _check_task(task)
+    if not items:
+        raise ValueError(f"no {task} items to run")
+    conn = data.analytics_db() if task == "sql" else None
+    out = generate.generate(gen, [messages(task, it, system=system) for it in items],
+                            max_new_tokens=MAX_NEW_TOKENS[task], batch_size=batch_size, progress=progress)
+    return [{"id": it["id"], "task": task, "output": text, **score(task, it, text, version=version, conn=conn)}
+            for it, text in zip(items, out.texts, strict=True)]
