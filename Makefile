@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
-.PHONY: help setup course lab test lint bench clean-workspace
+.PHONY: help setup course lab test lint bench readme clean-workspace
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,8 +39,14 @@ test: setup lint  ## unit tests, then every notebook under nbval (ci profile, fr
 	COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE) COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest $(PYTEST_NB) notebooks/ -q --durations=10
 
-bench: setup  ## measure load times and generation speed; writes results/bench.json
+bench: setup  ## measure load times and generation speed; writes results/bench.json and the README table
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/readme_results.py
 
-clean-workspace:  ## remove the course workspace (.course: model cache, indexes, adapters)
-	rm -rf .course
+readme:  ## rewrite the README's measured figures from results/*.json
+	$(PYTHON) scripts/readme_results.py
+
+# Removes indexes, adapters, runs and test workspaces, keeping the model cache; helpers.workspace refuses
+# to touch anything outside the workspace or a workspace holding things the course did not make.
+clean-workspace:  ## remove what the notebooks built (indexes, adapters, runs), keeping the model cache
+	$(PYTHON) -m helpers.workspace reset --keep models --yes

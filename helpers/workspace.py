@@ -31,13 +31,18 @@ Example::
     from helpers import workspace
     workspace.summary()                    # what is there, with sizes
     workspace.reset("indexes")             # asks [y/N], then removes the indexes
-    workspace.reset(keep=["models"], confirm=False)   # `make clean-workspace`
+    workspace.reset(keep=["models"], confirm=False)   # what `make clean-workspace` runs
+
+From a shell: ``python -m helpers.workspace summary`` and ``python -m helpers.workspace reset [PART ...]
+[--keep PART] [--yes]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -228,3 +233,27 @@ def reset(what: str | Iterable[str] = "all", confirm: bool = True, input_fn: Cal
     total = sum(t["bytes"] for t in targets)
     say(f"removed {listing}; {format_size(total)} freed" + (f" (kept: {', '.join(keep)})" if keep else ""))
     return targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: ``python -m helpers.workspace summary|reset [PART ...] [--keep PART] [--yes]``."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.workspace",
+                                     description="List or remove what the course wrote to its workspace.")
+    parser.add_argument("command", choices=["summary", "reset"])
+    parser.add_argument("parts", nargs="*", help=f"parts to remove (default: all): {', '.join(PARTS)}")
+    parser.add_argument("--keep", action="append", default=[], metavar="PART", help="a part to spare (repeatable)")
+    parser.add_argument("--yes", action="store_true", help="remove without asking")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "summary":
+            summary()
+        else:
+            reset(args.parts if args.parts and args.parts != ["all"] else "all", confirm=not args.yes, keep=args.keep)
+    except (UnsafeWorkspace, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

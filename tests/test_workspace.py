@@ -177,3 +177,17 @@ def test_missing_workspace_is_nothing_to_remove(tmp_path, monkeypatch):
 def test_format_size():
     assert [workspace.format_size(n) for n in (0, 812, 4100, 523_400_000, 1_234_000_000, 5 * 10**12)] == \
         ["0 B", "812 B", "4.1 kB", "523.4 MB", "1.2 GB", "5000.0 GB"]
+
+
+def test_command_line(ws, capsys):
+    root, _ = ws
+    (root / "notes.txt").write_text("mine")
+    assert workspace.main(["reset", "--yes"]) == 1
+    assert "notes.txt" in capsys.readouterr().err and (root / "indexes").exists()
+    (root / "notes.txt").unlink()
+    assert workspace.main(["summary"]) == 0 and "indexes" in capsys.readouterr().out
+    assert workspace.main(["reset", "indexes", "runs", "--yes"]) == 0
+    assert sorted(p.name for p in root.iterdir()) == ["adapters", "failed", "models"]
+    assert workspace.main(["reset", "--keep", "models", "--yes"]) == 0
+    assert sorted(p.name for p in root.iterdir()) == ["models"]
+    assert workspace.main(["reset", "modles", "--yes"]) == 1 and "unknown workspace part" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""Write the measured figures from results/*.json into README.md, between marker comments.
+
+    python scripts/readme_results.py            # rewrite the README's generated sections (make readme)
+    python scripts/readme_results.py --check    # exit 1, writing nothing, when README.md is out of date
+
+A generated section is a block of README.md between two comments::
+
+    <!-- bench:start -->
+    (written by this script: never edit by hand; tests/test_readme_results.py checks it)
+    <!-- bench:end -->
+
+``SECTIONS`` maps each block name to its results file, the command that writes that file, and the
+function that turns the file into markdown. To add one (say the benchmark notebook's
+``results/benchmark.json``), write a renderer, add a line to ``SECTIONS`` and put the two markers
+in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The start and end comments of block `name`."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """`text` with the lines between block `name`'s markers replaced by `body` (markers kept).
+
+    Raises ValueError when the markers are missing, repeated or out of order, so a damaged README
+    is reported instead of half rewritten.
+    """
+    start, end = markers(name)
+    counts = (text.count(start), text.count(end))
+    if counts != (1, 1):
+        raise ValueError(f"README block {name!r}: expected one {start} and one {end}, found {counts[0]} and "
+                         f"{counts[1]}; put the two markers where the generated text belongs")
+    head, rest = text.split(start)
+    middle, tail = rest.split(end) if end in rest else (None, None)
+    if middle is None:
+        raise ValueError(f"README block {name!r}: {end} comes before {start}")
+    return f"{head}{start}\n{body.strip()}\n{end}{tail}"
+
+
+def block(text: str, name: str) -> str:
+    """The current content between block `name`'s markers."""
+    start, end = markers(name)
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# results/bench.json (scripts/bench.py)
+# ---------------------------------------------------------------------------------------------
+
+# figure key -> (label, unit); a label may use the figure's own fields, e.g. {max_new_tokens}.
+BENCH_LABELS: dict[str, tuple[str, str]] = {
+    "generator_first_conversion_s": ("first load: GGUF converted to the safetensors cache (once)", "s"),
+    "generator_cached_load_s": ("generator load from the cache", "s"),
+    "generation_tokens_per_s_batch1": ("generation, batch 1 ({max_new_tokens} new tokens per prompt)", "tokens/s"),
+    "generation_tokens_per_s_batch8": ("generation, batch 8 ({max_new_tokens} new tokens per prompt)", "tokens/s"),
+    "indexing_chunks_per_s": ("indexing the help centre, embedding included ({chunks} chunks)", "chunks/s"),
+    "retrieval_vector_ms": ("retrieval latency, vector (top 10, query embedding included)", "ms"),
+    "retrieval_bm25_ms": ("retrieval latency, BM25 (top 10)", "ms"),
+    "retrieval_hybrid_ms": ("retrieval latency, hybrid RRF (top 10, query embedding included)", "ms"),
+}
+
+
+def _unit_from_key(key: str) -> str:
+    for suffix, unit in (("_per_s", "per s"), ("_ms", "ms"), ("_s", "s")):
+        if key.endswith(suffix):
+            return unit
+    return ""
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def bench_section(results: dict) -> str:
+    """Markdown for results/bench.json: the machine and date, then one table row per figure."""
+    m = results.get("machine", {})
+    gpu = m.get("gpu") or "no GPU"
+    lines = [f"Measured on {results.get('date', 'an unknown date')} by `make bench` on {m.get('platform', '?')} "
+             f"({m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, {gpu}), Python {m.get('python', '?')}, "
+             f"torch {m.get('torch', '?')}; tier `{results.get('tier', '?')}`, generator {results.get('generator', '?')}.",
+             "", "| figure | median | p95 | repeats |", "|---|---|---|---|"]
+    for key, figure in results.get("figures", {}).items():
+        label, unit = BENCH_LABELS.get(key, (f"`{key}`", _unit_from_key(key)))
+        try:
+            label = label.format_map(figure)
+        except (KeyError, IndexError, ValueError):
+            pass
+        value = figure.get("median", figure.get("value"))
+        median = f"{_number(value)} {unit}".strip() if value is not None else ""
+        p95 = f"{_number(figure['p95'])} {unit}".strip() if "p95" in figure else ""
+        if "repeats" in figure:
+            repeats = str(figure["repeats"])
+        elif "queries" in figure:
+            repeats = f"{figure['queries']} queries"
+        else:
+            repeats = "1"
+        lines.append(f"| {label} | {median} | {p95} | {repeats} |")
+    return "\n".join(lines)
+
+
+# name -> (results file, command that writes it, renderer)
+SECTIONS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
+    "bench": ("results/bench.json", "make bench", bench_section),
+}
+
+
+def section(name: str, root: Path = ROOT) -> str:
+    """The generated markdown of section `name` from its results file (a placeholder when there is none yet)."""
+    relative, command, renderer = SECTIONS[name]
+    path = root / relative
+    if not path.is_file():
+        return f"_Not measured yet: `{command}` writes `{relative}`._"
+    return renderer(json.loads(path.read_text()))
+
+
+def render(readme: str, root: Path = ROOT) -> str:
+    """`readme` with every block of SECTIONS regenerated from the results files under `root`."""
+    for name in SECTIONS:
+        readme = replace_block(readme, name, section(name, root))
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report whether README.md is up to date; write nothing")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    updated = render(current)
+    changed = [name for name in SECTIONS if block(current, name) != block(updated, name)]
+    if args.check:
+        if changed:
+            print(f"README.md is out of date in {changed}: run `make readme`")
+            return 1
+        print("README.md is up to date")
+        return 0
+    if changed:
+        README.write_text(updated)
+    print(f"README.md: {', '.join(changed) or 'nothing'} rewritten" + ("" if changed else " (already up to date)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
