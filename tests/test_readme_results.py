@@ -1,0 +1,99 @@
+"""scripts/readme_results.py: the README's measured figures are exactly what the results files say."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("readme_results", ROOT / "scripts" / "readme_results.py")
+readme_results = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(readme_results)
+
+RESULTS = {
+    "machine": {"platform": "Linux-x", "processor": "x86_64", "cpu_count": 2, "gpu": None, "python": "3.11.7",
+                "torch": "2.13.0+cpu"},
+    "tier": "cpu", "generator": "SmolLM2-135M-Instruct (embedded)", "date": "2026-01-02",
+    "figures": {
+        "generator_first_conversion_s": {"value": 17.28},
+        "generation_tokens_per_s_batch1": {"median": 25.4, "repeats": 3, "max_new_tokens": 48},
+        "retrieval_bm25_ms": {"median": 0.27, "p95": 0.3, "queries": 110},
+        "lora_tokens_per_s": {"median": 190.0, "repeats": 5},
+    },
+}
+
+
+def test_readme_block_is_what_the_script_writes():
+    readme = (ROOT / "README.md").read_text()
+    for name in readme_results.SECTIONS:
+        expected = readme_results.section(name)
+        assert readme_results.block(readme, name) == expected.strip(), (
+            f"README.md's {name!r} block differs from {readme_results.SECTIONS[name][0]}: run `make readme` "
+            "(the block is generated; do not edit it by hand)")
+
+
+def test_the_committed_bench_results_are_in_the_table():
+    results = json.loads((ROOT / "results" / "bench.json").read_text())
+    table = readme_results.block((ROOT / "README.md").read_text(), "bench")
+    assert results["date"] in table and f"{results['machine']['cpu_count']} CPU cores" in table
+    assert table.count("\n| ") == len(results["figures"]) + 1, "one row per figure, plus the header"
+
+
+def test_a_hand_edit_is_caught():
+    readme = (ROOT / "README.md").read_text()
+    edited = readme.replace("tokens/s |", "tokens/s (fast!) |", 1)
+    assert edited != readme
+    assert readme_results.render(edited) == readme, "render() restores the generated block"
+    assert readme_results.block(edited, "bench") != readme_results.section("bench").strip()
+
+
+def test_bench_table():
+    text = readme_results.bench_section(RESULTS)
+    lines = text.splitlines()
+    assert lines[0].startswith("Measured on 2026-01-02 by `make bench` on Linux-x (x86_64, 2 CPU cores, no GPU)")
+    assert "| first load: GGUF converted to the safetensors cache (once) | 17.28 s |  | 1 |" in lines
+    assert "| generation, batch 1 (48 new tokens per prompt) | 25.4 tokens/s |  | 3 |" in lines
+    assert "| retrieval latency, BM25 (top 10) | 0.27 ms | 0.3 ms | 110 queries |" in lines
+    assert "| `lora_tokens_per_s` | 190 per s |  | 5 |" in lines, "an unknown figure still gets a row"
+
+
+def test_replace_block_keeps_everything_else():
+    text = "intro\n<!-- demo:start -->\nold\n<!-- demo:end -->\noutro\n"
+    new = readme_results.replace_block(text, "demo", "| a |\n")
+    assert new == "intro\n<!-- demo:start -->\n| a |\n<!-- demo:end -->\noutro\n"
+    assert readme_results.replace_block(new, "demo", "| a |") == new, "rewriting is idempotent"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("no markers here", "found 0 and 0"),
+    ("<!-- demo:start -->\n<!-- demo:start -->\n<!-- demo:end -->", "found 2 and 1"),
+    ("<!-- demo:end -->\n<!-- demo:start -->", "comes before"),
+])
+def test_replace_block_refuses_damaged_markers(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        readme_results.replace_block(text, "demo", "x")
+
+
+def test_a_new_section_is_one_line(tmp_path, monkeypatch):
+    """How results/benchmark.json will be added: a renderer and an entry in SECTIONS."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "benchmark.json").write_text(json.dumps({"rows": [["qa_static", 0.5]]}))
+    monkeypatch.setitem(readme_results.SECTIONS, "benchmark",
+                        ("results/benchmark.json", "make course", lambda r: f"{len(r['rows'])} rows"))
+    monkeypatch.setitem(readme_results.SECTIONS, "bench", ("results/bench.json", "make bench",
+                                                           readme_results.bench_section))
+    readme = "<!-- bench:start -->\n<!-- bench:end -->\n\n<!-- benchmark:start -->\n<!-- benchmark:end -->\n"
+    out = readme_results.render(readme, root=tmp_path)
+    assert "<!-- benchmark:start -->\n1 rows\n<!-- benchmark:end -->" in out
+    assert "_Not measured yet: `make bench` writes `results/bench.json`._" in out, "a missing file is said so"
+
+
+def test_check_mode_writes_nothing(tmp_path, monkeypatch, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- bench:start -->\nstale\n<!-- bench:end -->\n")
+    monkeypatch.setattr(readme_results, "README", readme)
+    assert readme_results.main(["--check"]) == 1 and "out of date" in capsys.readouterr().out
+    assert "stale" in readme.read_text()
+    assert readme_results.main([]) == 0 and "stale" not in readme.read_text()
+    assert readme_results.main(["--check"]) == 0
