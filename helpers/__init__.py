@@ -14,8 +14,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "env", "models", "generate", "data", "evaluate", "rag", "finetune",
-    "speculative", "costs", "decide", "widgets", "plots", "check", "workspace",
+    "env", "models", "generate", "data", "evaluate", "tasks", "rag", "index", "pipeline", "finetune",
+    "costs", "decide", "widgets", "workspace",
 }
 
 

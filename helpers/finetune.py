@@ -24,7 +24,9 @@ import os
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,20 +249,30 @@ class _MemoryProbe:
         return (self.peak - self.baseline) / 1024**3
 
 
+@contextmanager
+def _quiet_renames():
+    """transformers 5.2x renamed `gradient_checkpointing` to `activation_checkpointing` and warns on every use;
+    the old name is kept because TRL 1.15 (the Unsloth stack) knows no other, so the warning is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
+        yield
+
+
 def _sft_config(recipe: Recipe, output_dir: Path, on_gpu: bool, bf16: bool, **extra):
     from trl import SFTConfig
 
-    return SFTConfig(
-        output_dir=str(output_dir), max_steps=recipe.max_steps, per_device_train_batch_size=recipe.batch_size,
-        gradient_accumulation_steps=recipe.gradient_accumulation_steps, learning_rate=recipe.learning_rate,
-        warmup_steps=recipe.warmup_steps, lr_scheduler_type="linear", logging_steps=1, save_strategy="no",
-        report_to="none", seed=recipe.seed, data_seed=recipe.seed, max_length=recipe.max_length,
-        packing=False, use_cpu=not on_gpu, bf16=on_gpu and bf16, fp16=on_gpu and not bf16,
-        # on CPU: no bf16 emulation and no gradient checkpointing (TRL turns both on by default)
-        gradient_checkpointing=False if not on_gpu else extra.pop("gradient_checkpointing", False),
-        optim="adamw_torch" if not on_gpu else extra.pop("optim", "adamw_8bit"),
-        dataloader_num_workers=0, disable_tqdm=False, **extra,
-    )
+    with _quiet_renames():
+        return SFTConfig(
+            output_dir=str(output_dir), max_steps=recipe.max_steps, per_device_train_batch_size=recipe.batch_size,
+            gradient_accumulation_steps=recipe.gradient_accumulation_steps, learning_rate=recipe.learning_rate,
+            warmup_steps=recipe.warmup_steps, lr_scheduler_type="linear", logging_steps=1, save_strategy="no",
+            report_to="none", seed=recipe.seed, data_seed=recipe.seed, max_length=recipe.max_length,
+            packing=False, use_cpu=not on_gpu, bf16=on_gpu and bf16, fp16=on_gpu and not bf16,
+            # on CPU: no bf16 emulation and no gradient checkpointing (TRL turns both on by default)
+            gradient_checkpointing=False if not on_gpu else extra.pop("gradient_checkpointing", False),
+            optim="adamw_torch" if not on_gpu else extra.pop("optim", "adamw_8bit"),
+            dataloader_num_workers=0, disable_tqdm=False, **extra,
+        )
 
 
 def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_dir: str | Path | None = None,
@@ -299,8 +311,9 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
     config = _sft_config(recipe, output_dir, on_gpu, bf16=on_gpu and torch.cuda.is_bf16_supported(),
                          completion_only_loss=True)
     gen.tokenizer.padding_side = "right"  # training pads on the right; generation switches back to left
-    return SFTTrainer(model=model, args=config, train_dataset=to_prompt_completion(records),
-                      processing_class=gen.tokenizer, callbacks=list(callbacks))
+    with _quiet_renames():
+        return SFTTrainer(model=model, args=config, train_dataset=to_prompt_completion(records),
+                          processing_class=gen.tokenizer, callbacks=list(callbacks))
 
 
 def _train_peft(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:
@@ -342,7 +355,8 @@ def _train_unsloth(gen, records, recipe: Recipe, output_dir: Path, callbacks) ->
 def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> TrainRun:
     try:
         start = time.perf_counter()
-        trainer.train()
+        with _quiet_renames():
+            trainer.train()
         seconds = time.perf_counter() - start
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
@@ -428,3 +442,55 @@ def export_gguf(run_or_gen, folder: str | Path, quantization: str = "q4_k_m") ->
                            "installed (the t4 or a100 tier). On CPU, keep the adapter or the merged safetensors.")
     model.save_pretrained_gguf(str(folder), run_or_gen.tokenizer, quantization_method=quantization)
     return Path(folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs in a separate process, for clean memory figures
+# ---------------------------------------------------------------------------------------------
+
+def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int) -> None:
+    """Child process: load the base model, train, evaluate, and send back the figures."""
+    import resource
+
+    from . import data, models
+
+    try:
+        env.configure()
+        gen = models.load_generator()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        run = train(gen, chat_records(mix), Recipe(**recipe))
+        results = tasks.run(gen, eval_task, data.load_task(eval_task, "test")[:n_eval], progress=False)
+        conn.send({"trainable_parameters": run.trainable_parameters, "total_parameters": run.total_parameters,
+                   "seconds_per_step": run.seconds_per_step, "tokens_per_second": run.tokens_per_second,
+                   "final_loss": run.losses[-1][1] if run.losses else None,
+                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+                   "rss_after_load_gb": rss_before,
+                   "score": sum(r["score"] for r in results) / len(results)})
+    except Exception as exc:  # sent back and re-raised in the parent, with its message
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+def train_isolated(mix: Mapping[str, int | None], recipe: Recipe, eval_task: str, n_eval: int = 20) -> dict:
+    """Train and evaluate in a fresh process, so its peak memory (``peak_rss_gb``) belongs to this run alone.
+
+    In one process, memory freed by an earlier run is reused by the next and the figures blur; a
+    process of its own starts from zero. Costs a few seconds of start-up (imports, model load).
+    """
+    import multiprocessing
+
+    recipe.check()
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_isolated_worker, args=(child, dict(mix), asdict(recipe), eval_task, n_eval))
+    process.start()
+    child.close()
+    try:
+        result = parent.recv()
+    except EOFError:
+        result = {"error": f"the training process died (exit code {process.exitcode}); out of memory?"}
+    process.join()
+    if "error" in result:
+        raise RuntimeError(f"isolated training run failed: {result['error']}")
+    return result
