@@ -5,7 +5,8 @@
 
 Figures: cached generator load time, GGUF-to-safetensors conversion time (with --convert, into a
 temporary cache), generation tokens/s at batch 1 and batch 8, indexing throughput (chunks/s, embedding
-included) and retrieval latency p50/p95 for vector, BM25 and hybrid search (query embedding included).
+included), retrieval latency p50/p95 for vector, BM25 and hybrid search (query embedding included), LoRA
+training tokens/s on the behaviour mix, and generation tokens/s with the LoRA adapter (batch 1 and 8).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import data, env, generate, index, models, rag
+from helpers import data, env, finetune, generate, index, models, rag
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [f"Write one sentence about the number {i}." for i in range(16)]
@@ -66,6 +67,25 @@ def retrieval_figures(repeats: int) -> dict[str, dict]:
     return figures
 
 
+def lora_figures(repeats: int, steps: int = 4) -> dict[str, dict]:
+    """LoRA training throughput on the behaviour mix (fresh model per repeat), then generation with the adapter."""
+    records = finetune.chat_records({"json_extraction": None, "tone": None, "sql": None})
+    rates, gen = [], None
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            gen = models.load_generator()
+            run = finetune.train(gen, records, finetune.Recipe(max_steps=steps, batch_size=8), Path(tmp) / str(i))
+            rates.append(run.tokens_per_second)
+    figures = {"lora_training_tokens_per_s": {"median": round(statistics.median(rates), 1), "repeats": repeats,
+                                              "steps": steps, "batch_size": 8}}
+    for batch_size, n_prompts in ((1, 8), (8, 16)):
+        speed = [generate.generate(gen, PROMPTS[:n_prompts], max_new_tokens=48, batch_size=batch_size,
+                                   progress=False).tokens_per_second for _ in range(repeats)]
+        figures[f"generation_with_lora_tokens_per_s_batch{batch_size}"] = {
+            "median": round(statistics.median(speed), 1), "repeats": repeats, "max_new_tokens": 48}
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -93,6 +113,7 @@ def main() -> None:
             "median": round(statistics.median(rates), 1), "repeats": args.repeats, "max_new_tokens": 48}
 
     figures.update(retrieval_figures(args.repeats))
+    figures.update(lora_figures(args.repeats))
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)

@@ -44,7 +44,7 @@ def main() -> None:
         if name == "unsloth":
             env.TIERS[tier] = {**env.TIERS[tier], "load_in_4bit": False}
             gen = SimpleNamespace(model_id=model_path, tier=tier, device="cuda")
-            run = finetune._train_unsloth(gen, records, recipe, ROOT / ".course" / "gpu-bench-unsloth", ())
+            run = finetune._train_unsloth(gen, records, recipe, ROOT / ".course" / "runs" / "gpu-bench-unsloth", ())
         else:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -52,7 +52,7 @@ def main() -> None:
             model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to("cuda")
             gen = SimpleNamespace(model=model, tokenizer=AutoTokenizer.from_pretrained(model_path), model_id=model_path,
                                   tier=tier, device="cuda")
-            run = finetune._train_peft(gen, records, recipe, ROOT / ".course" / "gpu-bench-peft", ())
+            run = finetune._train_peft(gen, records, recipe, ROOT / ".course" / "runs" / "gpu-bench-peft", ())
         results[name] = {"seconds": round(run.seconds, 1), "tokens_per_second": round(run.tokens_per_second, 1),
                          "peak_memory_gb": round(run.peak_memory_gb, 2), "final_loss": run.losses[-1][1]}
         print(name, results[name], flush=True)

@@ -70,6 +70,9 @@ BENCH_LABELS: dict[str, tuple[str, str]] = {
     "retrieval_vector_ms": ("retrieval latency, vector (top 10, query embedding included)", "ms"),
     "retrieval_bm25_ms": ("retrieval latency, BM25 (top 10)", "ms"),
     "retrieval_hybrid_ms": ("retrieval latency, hybrid RRF (top 10, query embedding included)", "ms"),
+    "lora_training_tokens_per_s": ("LoRA training, behaviour mix ({steps} steps of {batch_size}, fp32)", "tokens/s"),
+    "generation_with_lora_tokens_per_s_batch1": ("generation with the LoRA adapter, batch 1", "tokens/s"),
+    "generation_with_lora_tokens_per_s_batch8": ("generation with the LoRA adapter, batch 8", "tokens/s"),
 }
 
 

@@ -164,3 +164,13 @@ def test_save_reload_merge_give_identical_outputs(tmp_path, monkeypatch):
         finetune.load_adapter(models.load_generator(tier="cpu"), "test-adapter")
     with pytest.raises(FileNotFoundError, match="no adapter"):
         finetune.load_adapter(models.load_generator(tier="cpu"), "missing-adapter")
+
+
+@pytest.mark.slow
+def test_train_isolated_reports_its_own_figures():
+    result = finetune.train_isolated({"json_extraction": 4}, finetune.Recipe(max_steps=1, batch_size=2),
+                                     "json_extraction", n_eval=1)
+    assert result["trainable_parameters"] < result["total_parameters"] and result["peak_rss_gb"] > 0.3
+    assert 0 <= result["score"] <= 1 and result["seconds_per_step"] > 0
+    with pytest.raises(RuntimeError, match="isolated training run failed: ValueError"):
+        finetune.train_isolated({"no_such_task": 4}, finetune.Recipe(max_steps=1), "json_extraction", n_eval=1)
