@@ -307,7 +307,8 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
         for p in model.parameters():
             p.requires_grad_(True)
     else:
-        model = get_peft_model(model, lora_config(recipe))
+        with _quiet_renames():
+            model = get_peft_model(model, lora_config(recipe))
     config = _sft_config(recipe, output_dir, on_gpu, bf16=on_gpu and torch.cuda.is_bf16_supported(),
                          completion_only_loss=True)
     gen.tokenizer.padding_side = "right"  # training pads on the right; generation switches back to left
@@ -419,7 +420,8 @@ def load_adapter(gen, name_or_path: str | Path):
     if meta.get("base_model") and meta["base_model"] != gen.model_id:
         raise ValueError(f"the adapter at {path.name} was trained on {meta['base_model']!r}, not on the loaded "
                          f"{gen.model_id!r}; load that base model (COURSE_MODEL) or train a new adapter")
-    gen.model = PeftModel.from_pretrained(gen.model, str(path))
+    with _quiet_renames():
+        gen.model = PeftModel.from_pretrained(gen.model, str(path))
     gen.model.eval()
     gen.tokenizer.padding_side = "left"
     return gen
@@ -454,6 +456,9 @@ def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int)
 
     from . import data, models
 
+    quiet = os.open(os.devnull, os.O_WRONLY)  # the child's progress bars and logs would land in the notebook
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
     try:
         env.configure()
         gen = models.load_generator()
