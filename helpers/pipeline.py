@@ -162,14 +162,14 @@ class RagPipeline:
 def attribute_failures(items: Sequence[dict], outputs: Sequence[dict], version: int = 1) -> list[dict]:
     """Label each answer: 'correct', 'retrieval failure' (no gold article retrieved) or
     'generation failure' (a gold article was in the context, the answer is still wrong)."""
-    from . import evaluate
+    from . import tasks
 
     labels = []
     for item, out in zip(items, outputs, strict=True):
+        task = "qa_static" if "answer" in item else "qa_live"  # every QA task is scored the same way
         answer = item.get("answer") or item[f"answer_v{version}"]
-        aliases = item.get("aliases") if "answer" in item else item[f"aliases_v{version}"]
         gold = rag.gold_sources(item, version)
-        if evaluate.exact_match(out["answer"], answer, aliases):
+        if tasks.score(task, item, out["answer"], version=version)["correct"]:
             label = "correct"
         elif not set(gold) & set(out["retrieved"]):
             label = "retrieval failure"
