@@ -27,6 +27,7 @@ class GenerationResult:
     seconds: float
     batch_size: int
     prompt_tokens: list[int] = field(default_factory=list)
+    logprobs: list[list[float]] = field(default_factory=list)  # per generated token, when asked for
 
     @property
     def tokens_per_second(self) -> float:
@@ -62,13 +63,28 @@ def generate(
     batch_size: int = 8,
     system: str | None = None,
     progress: bool = True,
+    logprobs: bool = False,
+    temperature: float = 0.0,
+    seed: int | None = None,
 ) -> GenerationResult:
-    """Greedy generation for many conversations, in left-padded batches, with a progress bar."""
+    """Generation for many conversations, in left-padded batches, with a progress bar.
+
+    Greedy by default; ``temperature > 0`` samples (``seed`` makes it repeatable). With ``logprobs=True``
+    the result also holds, per conversation, the log-probability the model gave each token it generated
+    (the raw material of a confidence score, see ``helpers.speculative``).
+    """
     import torch
     from tqdm.auto import tqdm
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if seed is not None:
+        torch.manual_seed(seed)
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 else {
+        "do_sample": False}
+    token_logprobs: list[list[float]] = []
     chats = [as_messages(c, system) for c in conversations]
     tokenizer, model = gen.tokenizer, gen.model
     texts, new_tokens, prompt_tokens = [], [], []
@@ -80,18 +96,65 @@ def generate(
         inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(gen.device)
         with torch.inference_mode():
             output = model.generate(
-                **inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
+                **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                return_dict_in_generate=True, output_scores=logprobs, **sampling,
             )
-        generated = output[:, inputs["input_ids"].shape[1]:]
-        for row, mask in zip(generated, inputs["attention_mask"], strict=True):
+            if logprobs:  # log-softmax of the scores the tokens were picked from (temperature applied)
+                chosen = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)
+        generated = output.sequences[:, inputs["input_ids"].shape[1]:]
+        for i, (row, mask) in enumerate(zip(generated, inputs["attention_mask"], strict=True)):
             keep = row[row != tokenizer.pad_token_id] if tokenizer.pad_token_id is not None else row
             # the first end-of-turn token counts as generated; padding after it does not
-            n_new = int((row != tokenizer.pad_token_id).sum()) + (1 if len(keep) < len(row) else 0)
-            new_tokens.append(min(n_new, len(row)))
+            n_new = min(int((row != tokenizer.pad_token_id).sum()) + (1 if len(keep) < len(row) else 0), len(row))
+            new_tokens.append(n_new)
+            if logprobs:
+                token_logprobs.append([float(x) for x in chosen[i, :n_new]])
             prompt_tokens.append(int(mask.sum()))
             texts.append(tokenizer.decode(row, skip_special_tokens=True).strip())
-    return GenerationResult(texts, new_tokens, time.perf_counter() - start, batch_size, prompt_tokens)
+    return GenerationResult(texts, new_tokens, time.perf_counter() - start, batch_size, prompt_tokens, token_logprobs)
+
+
+def completion_logprobs(gen, conversations: Sequence[str | Messages], completions: Sequence[str],
+                        batch_size: int = 8, system: str | None = None) -> list[list[float]]:
+    """The log-probability of each token of ``completions[i]`` as the reply to ``conversations[i]``.
+
+    One forward pass per batch, no generation: how likely the model finds a given answer (a verifier's
+    score). The completion is tokenised after the chat template's generation prompt, as the model would
+    have written it.
+    """
+    import torch
+
+    if len(conversations) != len(completions):
+        raise ValueError(f"{len(conversations)} conversations but {len(completions)} completions")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    tokenizer, model = gen.tokenizer, gen.model
+    results: list[list[float]] = []
+    for lo in range(0, len(conversations), batch_size):
+        rows = []
+        for conv, completion in zip(conversations[lo:lo + batch_size], completions[lo:lo + batch_size], strict=True):
+            if not isinstance(completion, str) or not completion.strip():
+                raise ValueError(f"completion {lo + len(rows)} is empty: there is nothing to score")
+            prompt = tokenizer.apply_chat_template(as_messages(conv, system), add_generation_prompt=True, tokenize=False)
+            p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            c_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+            rows.append((p_ids, c_ids))
+        width = max(len(p) + len(c) for p, c in rows)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (p, c) in enumerate(rows):  # left padding, like generation
+            seq = p + c
+            ids[r, width - len(seq):] = torch.tensor(seq)
+            mask[r, width - len(seq):] = 1
+        with torch.inference_mode():
+            logits = model(input_ids=ids.to(gen.device), attention_mask=mask.to(gen.device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1)
+        targets = ids[:, 1:].to(logp.device)
+        picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        for r, (_, c) in enumerate(rows):
+            results.append([float(x) for x in picked[r, width - 1 - len(c):]])
+    return results
 
 
 def chat(gen, conversation: str | Messages, max_new_tokens: int = 128, system: str | None = None) -> str:

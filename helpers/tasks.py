@@ -81,8 +81,31 @@ def target_text(task: str, item: dict, version: int = 1) -> str:
     return f"{answer} [{sources[0]}]" if sources else str(answer)
 
 
-def messages(task: str, item: dict, answer: bool = False, system: str | None = None, version: int = 1) -> list[dict]:
-    """The conversation for `item`: [system, user], plus the assistant target when `answer` is True."""
+def rag_system_prompt(task: str) -> str:
+    """The system prompt of `task` when retrieved context comes with it (the RAG and FT+RAG systems).
+
+    Knowledge tasks get ``rag.RAG_SYSTEM`` (answer from the context, cite the article); behaviour tasks keep
+    their own instructions, since the format they ask for does not change when context is added.
+    """
+    from . import rag
+
+    _check_task(task)
+    return rag.RAG_SYSTEM if task in KNOWLEDGE_TASKS else system_prompt(task)
+
+
+def messages(task: str, item: dict, answer: bool = False, system: str | None = None, version: int = 1,
+             context=None, max_words: int = 300) -> list[dict]:
+    """The conversation for `item`: [system, user], plus the assistant target when `answer` is True.
+
+    With ``context`` (a list of ``rag.Hit``) the retrieved chunks are put in the system message the way
+    ``rag.assemble_messages`` does it: ``[System] + [Retrieved context] + [User query]``. An empty list
+    means retrieval found nothing: the prompt is then the plain one (no empty "Context:" block).
+    """
+    from . import rag
+
+    if context:
+        head = system or rag_system_prompt(task)
+        system = f"{head}\n\nContext:\n{rag.format_context(context, max_words=max_words)}"
     conversation = [{"role": "system", "content": system or system_prompt(task)},
                     {"role": "user", "content": user_text(task, item)}]
     if answer:
@@ -120,15 +143,24 @@ MAX_NEW_TOKENS = {"qa_static": 32, "qa_live": 32, "multihop": 32, "json_extracti
 
 
 def run(gen, task: str, items: list[dict], batch_size: int = 8, system: str | None = None, version: int = 1,
-        progress: bool = True) -> list[dict]:
-    """Generate an answer for every item and score it: one dict per item with id, output and the scores."""
+        progress: bool = True, contexts=None, max_words: int = 300) -> list[dict]:
+    """Generate an answer for every item and score it: one dict per item with id, output and the scores.
+
+    ``contexts``, when given, holds one list of retrieved ``rag.Hit`` per item (the RAG systems); each
+    result then also records ``prompt_tokens``.
+    """
     from . import data, generate
 
     _check_task(task)
     if not items:
         raise ValueError(f"no {task} items to run")
+    if contexts is not None and len(contexts) != len(items):
+        raise ValueError(f"{len(items)} items but {len(contexts)} contexts: give one list of hits per item")
+    contexts = contexts if contexts is not None else [None] * len(items)
     conn = data.analytics_db() if task == "sql" else None
-    out = generate.generate(gen, [messages(task, it, system=system) for it in items],
-                            max_new_tokens=MAX_NEW_TOKENS[task], batch_size=batch_size, progress=progress)
-    return [{"id": it["id"], "task": task, "output": text, **score(task, it, text, version=version, conn=conn)}
-            for it, text in zip(items, out.texts, strict=True)]
+    prompts = [messages(task, it, system=system, version=version, context=ctx, max_words=max_words)
+               for it, ctx in zip(items, contexts, strict=True)]
+    out = generate.generate(gen, prompts, max_new_tokens=MAX_NEW_TOKENS[task], batch_size=batch_size, progress=progress)
+    return [{"id": it["id"], "task": task, "output": text, "prompt_tokens": n,
+             **score(task, it, text, version=version, conn=conn)}
+            for it, text, n in zip(items, out.texts, out.prompt_tokens, strict=True)]

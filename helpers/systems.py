@@ -1,0 +1,252 @@
+"""The systems the course compares, on any task: base, RAG, FT, FT+RAG and RAFT.
+
+=========  ==========================================  ===============================
+system     model                                       prompt
+=========  ==========================================  ===============================
+base       the base model                              the task's prompt
+RAG        the base model                              the task's prompt + retrieved context
+FT         base + the *behaviour* adapter (05)         the task's prompt
+FT+RAG     base + the *behaviour* adapter (05)         the task's prompt + retrieved context
+RAFT       base + the *raft* adapter (06)              the task's prompt + retrieved context
+=========  ==========================================  ===============================
+
+Retrieval is the course's hybrid search (BM25 + vector, fused) over the help-centre index of the
+corpus version the task is asked against, with one setting (``CONTEXT``) shared by every notebook
+that compares systems, so their numbers can be set side by side.
+
+Example::
+
+    from helpers import systems
+    models_ = systems.load_models(["base", "FT"])             # adapters loaded, or trained when missing
+    hits, seconds = systems.retrieve(index, "tone", items)
+    rows = systems.run("FT+RAG", models_, "tone", items, contexts=hits)
+    systems.bootstrap_ci([r["score"] for r in rows])          # (mean, low, high)
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+
+from . import env, tasks
+
+SYSTEMS = ("base", "RAG", "FT", "FT+RAG", "RAFT")
+USES_CONTEXT = {"base": False, "RAG": True, "FT": False, "FT+RAG": True, "RAFT": True}
+MODEL_OF = {"base": "base", "RAG": "base", "FT": "behaviour", "FT+RAG": "behaviour", "RAFT": "raft"}
+CONTEXT = {"k": 3, "max_words": 240, "mode": "hybrid"}
+RAFT_TASKS = ("qa_static", "qa_live", "multihop")
+
+
+def check_system(name: str) -> str:
+    """`name` if it is one of SYSTEMS, else a ValueError that lists them."""
+    if name not in SYSTEMS:
+        raise ValueError(f"unknown system {name!r}; choose one of {list(SYSTEMS)}")
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Retrieval
+# ---------------------------------------------------------------------------------------------
+
+def retrieve(index, task: str, items: Sequence[dict], k: int | None = None, mode: str | None = None,
+             ) -> tuple[list[list], list[float]]:
+    """Top-k hits for each item's user text (question, ticket or message), and the seconds each search took."""
+    k, mode = k or CONTEXT["k"], mode or CONTEXT["mode"]
+    hits, seconds = [], []
+    for item in items:
+        start = time.perf_counter()
+        hits.append(index.search(tasks.user_text(task, item)[:2000], k=k, mode=mode))
+        seconds.append(time.perf_counter() - start)
+    return hits, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# RAFT training data (Zhang et al. 2024, arXiv:2403.10131)
+# ---------------------------------------------------------------------------------------------
+
+def _window(text: str, needles: Sequence[str], words: int) -> str:
+    """`words` words of `text`, centred on the first needle found (the start of the text if none is)."""
+    from . import evaluate
+
+    tokens = text.split()
+    if len(tokens) <= words:
+        return text
+    normed = [evaluate.normalize(t) for t in tokens]
+    centre = 0
+    for needle in needles:
+        first = evaluate.normalize(needle).split()[:1]
+        if first and first[0] in normed:
+            centre = normed.index(first[0])
+            break
+    lo = max(0, min(centre - words // 2, len(tokens) - words))
+    return " ".join(tokens[lo:lo + words])
+
+
+def raft_records(index, items_by_task: Mapping[str, Sequence[dict]], p_gold: float = 0.8, k: int | None = None,
+                 max_words: int | None = None, seed: int = 3407) -> list[dict]:
+    """RAFT conversations: question + documents -> the answer with the gold article cited.
+
+    For each question, the context holds ``k`` chunks: with probability ``p_gold`` one of them is a gold
+    chunk (a chunk of a gold article that contains the answer, cut to a window around it) and the rest
+    are *distractors*: the top retrieved chunks from other articles. Otherwise all ``k`` are distractors,
+    which teaches the model to keep answering from what it knows (the paper's P%). Questions whose gold
+    chunk cannot be found in the index are skipped (the count is in each record's ``skipped`` key).
+    """
+    from . import rag
+
+    if not 0.0 <= p_gold <= 1.0:
+        raise ValueError(f"p_gold is a probability in [0, 1], got {p_gold}")
+    k, max_words = k or CONTEXT["k"], max_words or CONTEXT["max_words"]
+    per_chunk = max_words // k
+    rng = random.Random(seed)
+    by_article: dict[str, list] = {}
+    for chunk in index.chunks:
+        by_article.setdefault(chunk.article_id, []).append(chunk)
+    records, skipped = [], 0
+    for task, items in items_by_task.items():
+        if task not in RAFT_TASKS:
+            raise ValueError(f"RAFT trains on question answering ({list(RAFT_TASKS)}), not {task!r}")
+        for item in items:
+            answer = item.get("answer") or item["answer_v1"]
+            aliases = item.get("aliases") or item.get("aliases_v1") or []
+            gold_ids = rag.gold_sources(item)
+            gold = [c for a in gold_ids for c in by_article.get(a, [])
+                    if rag.context_has_answer([c], answer, aliases)]
+            if not gold:
+                skipped += 1
+                continue
+            found = index.search(item["question"], k=k + 6, mode=CONTEXT["mode"])
+            distractors = [h for h in found if h.article_id not in gold_ids][:k]
+            with_gold = rng.random() < p_gold
+            chosen = [rng.choice(gold)] + distractors[: k - 1] if with_gold else distractors[:k]
+            rng.shuffle(chosen)
+            hits = [rag.Hit(getattr(c, "id", None) or c.chunk_id, c.article_id, 0.0, rank,
+                            _window(c.text, [answer, *aliases], per_chunk), {})
+                    for rank, c in enumerate(chosen, start=1)]
+            conversation = tasks.messages(task, item, answer=True, context=hits, max_words=max_words)
+            records.append({"task": task, "id": item["id"], "with_gold": with_gold, "messages": conversation})
+    rng.shuffle(records)
+    for record in records:
+        record["skipped"] = skipped
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Models: the base model and the adapters, loaded or trained on demand
+# ---------------------------------------------------------------------------------------------
+
+def behaviour_recipe():
+    """The recipe notebook 05 trains the behaviour adapter with (steps by profile)."""
+    from . import finetune
+
+    return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8, learning_rate=1e-3)
+
+
+def raft_recipe():
+    """The RAFT adapter's recipe: the same LoRA, smaller batches (RAFT prompts are ~4x longer)."""
+    from . import finetune
+
+    return finetune.Recipe(max_steps=env.by_profile(learner=40, ci=4), batch_size=4, learning_rate=1e-3,
+                           max_length=640)
+
+
+def raft_training_records(index=None) -> list[dict]:
+    """The RAFT adapter's training set: the QA train splits with retrieved distractors (v1 documents)."""
+    from . import data
+    from . import index as index_mod
+
+    index = index or index_mod.course_index(1, progress=False)
+    return raft_records(index, {task: data.load_task(task, "train") for task in RAFT_TASKS})
+
+
+def load_adapter_or_train(name: str, gen=None):
+    """A generator with the saved adapter `name` ('behaviour' or 'raft'); trained and saved now if missing.
+
+    A notebook opened on its own therefore works, only slower the first time; it says what it does.
+    """
+    from . import finetune, models
+
+    gen = gen or models.load_generator()
+    if (finetune.adapter_dir(name) / "adapter_config.json").is_file():
+        return finetune.load_adapter(gen, name)
+    if name == "behaviour":
+        records, recipe = finetune.chat_records({"json_extraction": None, "tone": None, "sql": None}), behaviour_recipe()
+        where = "notebook 05"
+    elif name == "raft":
+        records, recipe, where = raft_training_records(), raft_recipe(), "notebook 06"
+    else:
+        raise ValueError(f"no recipe for an adapter called {name!r}; the course trains 'behaviour' and 'raft'")
+    print(f"No saved {name!r} adapter in the workspace: training it now with the recipe of {where} "
+          f"({recipe.max_steps} steps); later notebooks reuse it.")
+    run = finetune.train(gen, records, recipe)
+    finetune.save_adapter(run, name)
+    gen.model = run.model
+    gen.model.eval()
+    gen.tokenizer.padding_side = "left"
+    return gen
+
+
+def load_models(names: Sequence[str]) -> dict:
+    """The generators the systems in `names` need, each loaded once: {'base': gen, 'behaviour': gen, ...}."""
+    from . import models
+
+    needed = dict.fromkeys(MODEL_OF[check_system(n)] for n in names)
+    return {m: models.load_generator() if m == "base" else load_adapter_or_train(m) for m in needed}
+
+
+def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=None, version: int = 1,
+        progress: bool = True) -> list[dict]:
+    """Answer and score `items` with `system`; every row also records the system and its context use."""
+    check_system(system)
+    model = MODEL_OF[system]
+    if model not in gens:
+        raise KeyError(f"system {system!r} needs the {model!r} model; load it with systems.load_models([{system!r}])")
+    if USES_CONTEXT[system] and contexts is None:
+        raise ValueError(f"system {system!r} answers from retrieved context: pass contexts= (see systems.retrieve)")
+    rows = tasks.run(gens[model], task, list(items), version=version, progress=progress,
+                     contexts=contexts if USES_CONTEXT[system] else None, max_words=CONTEXT["max_words"])
+    return [{**row, "system": system} for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Uncertainty
+# ---------------------------------------------------------------------------------------------
+
+def bootstrap_ci(values: Sequence[float], n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of `values` and its percentile-bootstrap confidence interval (resampling items)."""
+    if not values:
+        raise ValueError("no values to bootstrap")
+    if not 0 < level < 1:
+        raise ValueError(f"level is a probability in (0, 1), got {level}")
+    rng = random.Random(seed)
+    values = [float(v) for v in values]
+    size = len(values)
+    means = sorted(sum(rng.choices(values, k=size)) / size for _ in range(n))
+    tail = (1 - level) / 2
+    return sum(values) / size, means[int(tail * (n - 1))], means[int((1 - tail) * (n - 1))]
+
+
+def summary(rows: Sequence[Mapping], metrics: Sequence[str] = ("score",), by: Sequence[str] = ("system",),
+            seed: int = 0) -> list[dict]:
+    """One row per group of `by` (e.g. system, or task and system): n, and for each metric its mean with
+    a 95% bootstrap interval (``<metric>``, ``<metric>_low``, ``<metric>_high``). Missing values
+    (None: the metric does not apply to an item) are left out of that metric."""
+    if not rows:
+        raise ValueError("no result rows to summarise")
+    groups: dict[tuple, list[Mapping]] = {}
+    for row in rows:
+        missing = [key for key in by if key not in row]
+        if missing:
+            raise KeyError(f"result rows need the grouping keys {missing}")
+        groups.setdefault(tuple(row[key] for key in by), []).append(row)
+    out = []
+    for key, members in groups.items():
+        entry = dict(zip(by, key, strict=True)) | {"n": len(members)}
+        for metric in metrics:
+            values = [float(m[metric]) for m in members if m.get(metric) is not None]
+            if values:
+                mean, low, high = bootstrap_ci(values, seed=seed)
+                entry |= {metric: mean, f"{metric}_low": low, f"{metric}_high": high}
+        out.append(entry)
+    return out
