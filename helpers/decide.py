@@ -287,3 +287,16 @@ def gap_from_failures(labels: Iterable[str | Failure], min_share: float = 0.25) 
     if knowledge >= min_share and behaviour >= min_share:
         return "both"
     return "knowledge" if knowledge >= behaviour else "behaviour"
+
+
+def classify_result(task: str, item: dict, row: dict, version: int = 1) -> Failure:
+    """:func:`classify_failure` for one row of ``helpers.tasks.run`` (its output and scores) and its item."""
+    if not isinstance(row, dict) or "output" not in row:
+        raise TypeError(f"pass a result row of helpers.tasks.run (a dict with 'output'), got {row!r}")
+    if task in QA_TASKS:
+        answer = item.get("answer") or item.get(f"answer_v{version}")
+        aliases = item.get("aliases") if "answer" in item else item.get(f"aliases_v{version}", [])
+        return classify_failure(task, bool(row["correct"]), row["output"], [answer, *(aliases or [])])
+    if task == "sql":
+        return classify_failure(task, bool(row["correct"]), row["output"])
+    return classify_failure(task, row)

@@ -143,6 +143,13 @@ def behaviour_recipe():
     return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8, learning_rate=1e-3)
 
 
+def knowledge_recipe():
+    """The recipe notebook 05 trains the knowledge adapter (the v1 facts) with."""
+    from . import finetune
+
+    return finetune.Recipe(max_steps=env.by_profile(learner=20, ci=6), batch_size=16, learning_rate=1e-3)
+
+
 def raft_recipe():
     """The RAFT adapter's recipe: the same LoRA, smaller batches (RAFT prompts are ~4x longer)."""
     from . import finetune
@@ -173,10 +180,13 @@ def load_adapter_or_train(name: str, gen=None):
     if name == "behaviour":
         records, recipe = finetune.chat_records({"json_extraction": None, "tone": None, "sql": None}), behaviour_recipe()
         where = "notebook 05"
+    elif name == "knowledge":
+        records, recipe = finetune.chat_records({"qa_static": None, "qa_live": None}), knowledge_recipe()
+        where = "notebook 05"
     elif name == "raft":
         records, recipe, where = raft_training_records(), raft_recipe(), "notebook 06"
     else:
-        raise ValueError(f"no recipe for an adapter called {name!r}; the course trains 'behaviour' and 'raft'")
+        raise ValueError(f"no recipe for an adapter called {name!r}; the course trains 'behaviour', 'knowledge' and 'raft'")
     print(f"No saved {name!r} adapter in the workspace: training it now with the recipe of {where} "
           f"({recipe.max_steps} steps); later notebooks reuse it.")
     run = finetune.train(gen, records, recipe)
@@ -189,10 +199,14 @@ def load_adapter_or_train(name: str, gen=None):
 
 def load_models(names: Sequence[str]) -> dict:
     """The generators the systems in `names` need, each loaded once: {'base': gen, 'behaviour': gen, ...}."""
+    return load_generators(MODEL_OF[check_system(n)] for n in names)
+
+
+def load_generators(model_names) -> dict:
+    """{'base': the base model, 'behaviour' / 'knowledge' / 'raft': base + that adapter}, each loaded once."""
     from . import models
 
-    needed = dict.fromkeys(MODEL_OF[check_system(n)] for n in names)
-    return {m: models.load_generator() if m == "base" else load_adapter_or_train(m) for m in needed}
+    return {m: models.load_generator() if m == "base" else load_adapter_or_train(m) for m in dict.fromkeys(model_names)}
 
 
 def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=None, version: int = 1,

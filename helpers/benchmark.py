@@ -1,0 +1,167 @@
+"""The six-task benchmark: base, RAG, FT and FT+RAG (and RAFT where it applies) on the course's test sets.
+
+The guide's own table (its "12 production systems") is ``GUIDE``; ``compare`` sets this run's RAG
+and FT scores beside it and says whether the winner agrees. ``save`` writes ``results/benchmark.json``
+(learner profile) with everything needed to know what produced it; ``scripts/readme_results.py``
+turns that file into the README's table.
+
+Which fine-tune is "FT" depends on the task, as in the guide: for the knowledge tasks it is the
+*knowledge* adapter (trained on the v1 facts, notebook 05), for the behaviour tasks the *behaviour*
+adapter (JSON, voice, SQL). FT+RAG is the same adapter with retrieved context.
+
+Example::
+
+    rows = benchmark.run(gens, indexes, n_items=30)
+    table = benchmark.table(rows)               # task x system: mean and 95% bootstrap interval
+    benchmark.compare(table)                    # beside the guide's scores, with the winner
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from . import env, systems, tasks
+
+# task -> (guide's RAG score, guide's fine-tune score); the guide's winner is the larger.
+GUIDE = {
+    "qa_static": (78, 71),
+    "qa_live": (82, 45),
+    "json_extraction": (61, 94),
+    "tone": (58, 91),
+    "sql": (72, 88),
+    "multihop": (65, 69),
+}
+GUIDE_NAMES = {"qa_static": "factual QA, static docs", "qa_live": "factual QA, live data",
+               "json_extraction": "JSON extraction", "tone": "customer tone matching",
+               "sql": "domain code generation (SQL)", "multihop": "multi-hop reasoning"}
+METRICS = {"qa_static": "exact match", "qa_live": "exact match (v2 answers)", "multihop": "exact match",
+           "json_extraction": "field accuracy", "tone": "style-guide rubric", "sql": "execution match"}
+FT_ADAPTER = {task: "knowledge" if task in tasks.KNOWLEDGE_TASKS else "behaviour" for task in tasks.TASKS}
+CORPUS_VERSION = {"qa_live": 2}  # asked after the v2 update; every other task against v1
+FOUR = ("base", "RAG", "FT", "FT+RAG")
+
+
+def systems_for(task: str) -> tuple[str, ...]:
+    """The systems benchmarked on `task`: the four, plus RAFT on the question-answering tasks."""
+    return FOUR + (("RAFT",) if task in systems.RAFT_TASKS else ())
+
+
+def model_for(system: str, task: str) -> str:
+    """Which generator answers for `system` on `task` ('base', 'behaviour', 'knowledge' or 'raft')."""
+    systems.check_system(system)
+    return FT_ADAPTER[task] if system in ("FT", "FT+RAG") else systems.MODEL_OF[system]
+
+
+def needed_models(task_names: Sequence[str]) -> list[str]:
+    """Every generator the benchmark of `task_names` needs, once each."""
+    return list(dict.fromkeys(model_for(s, t) for t in task_names for s in systems_for(t)))
+
+
+def run(gens: Mapping, indexes: Mapping[int, object], n_items: int, task_names: Sequence[str] = tasks.TASKS,
+        progress: bool = True) -> list[dict]:
+    """Every system on the first `n_items` test items of every task; one scored row per item and system."""
+    from tqdm.auto import tqdm
+
+    from . import data
+
+    if n_items < 1:
+        raise ValueError(f"n_items must be >= 1, got {n_items}")
+    missing = [m for m in needed_models(task_names) if m not in gens]
+    if missing:
+        raise KeyError(f"the benchmark needs the models {missing}; load them with systems.load_models / "
+                       "systems.load_adapter_or_train")
+    rows = []
+    jobs = [(t, s) for t in task_names for s in systems_for(t)]
+    bar = tqdm(total=len(jobs), desc="benchmark", unit="run", disable=not progress)
+    for task in task_names:
+        version = CORPUS_VERSION.get(task, 1)
+        items = data.load_task(task, "test")[:n_items]
+        hits, _ = systems.retrieve(indexes[version], task, items)
+        for system in systems_for(task):
+            model = model_for(system, task)
+            out = tasks.run(gens[model], task, items, version=version, progress=False,
+                            contexts=hits if systems.USES_CONTEXT[system] else None,
+                            max_words=systems.CONTEXT["max_words"])
+            rows += [{**row, "system": system, "model": model} for row in out]
+            bar.update()
+    bar.close()
+    return rows
+
+
+def table(rows: Sequence[Mapping]) -> list[dict]:
+    """Task x system: n, mean score and its 95% bootstrap interval."""
+    return systems.summary(rows, metrics=("score",), by=("task", "system"))
+
+
+def _cell(summary: Sequence[Mapping], task: str, system: str) -> Mapping | None:
+    return next((r for r in summary if r["task"] == task and r["system"] == system), None)
+
+
+def compare(summary: Sequence[Mapping]) -> list[dict]:
+    """Per task: the guide's RAG and FT scores and winner beside this run's (scores on 0-100).
+
+    ``winner`` is this run's larger of RAG and FT; ``clear`` says whether their 95% intervals are apart
+    (when they overlap, this many items cannot separate them and ``agrees`` is judged on the means).
+    """
+    out = []
+    for task, (g_rag, g_ft) in GUIDE.items():
+        rag, ft = _cell(summary, task, "RAG"), _cell(summary, task, "FT")
+        if rag is None or ft is None:
+            continue
+        guide_winner = "RAG" if g_rag > g_ft else "FT"
+        ours = "RAG" if rag["score"] > ft["score"] else "FT" if ft["score"] > rag["score"] else "tie"
+        clear = rag["score_low"] > ft["score_high"] or ft["score_low"] > rag["score_high"]
+        best = max((r for r in summary if r["task"] == task), key=lambda r: r["score"])
+        out.append({"task": task, "task type": GUIDE_NAMES[task], "metric": METRICS[task], "n": rag["n"],
+                    "guide RAG": g_rag, "guide FT": g_ft, "guide winner": guide_winner,
+                    "RAG": round(100 * rag["score"], 1), "FT": round(100 * ft["score"], 1), "winner": ours,
+                    "clear": clear, "agrees": ours == guide_winner, "best system": best["system"]})
+    return out
+
+
+def data_fingerprint() -> str:
+    """A short hash of the facts files every task and article is generated from: same hash, same data."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((env.data_dir() / "facts").glob("*.json")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def results_path() -> Path:
+    """Where ``save`` writes: ``results/benchmark.json`` in the learner profile, the workspace in ci
+    (so a test run never rewrites the committed results)."""
+    if env.profile() == "ci":
+        return env.workspace_dir() / "runs" / "benchmark.json"
+    return env.REPO_ROOT / "results" / "benchmark.json"
+
+
+def save(summary: Sequence[Mapping], comparison: Sequence[Mapping], gens: Mapping, n_items: int,
+         path: Path | None = None) -> Path:
+    """Write the benchmark with what produced it: models, tier, profile, data version, date, retrieval."""
+    path = Path(path) if path else results_path()
+    any_gen = next(iter(gens.values()))
+    payload = {
+        "date": time.strftime("%Y-%m-%d"),
+        "profile": env.profile(),
+        "tier": any_gen.tier,
+        "device": str(any_gen.device),
+        "generator": any_gen.model_id,
+        "adapters": sorted(m for m in gens if m != "base"),
+        "data_version": data_fingerprint(),
+        "corpus_versions": {task: CORPUS_VERSION.get(task, 1) for task in GUIDE},
+        "retrieval": dict(systems.CONTEXT),
+        "n_items_per_task": n_items,
+        "table": [dict(r) for r in summary],
+        "comparison": [dict(r) for r in comparison],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
