@@ -182,3 +182,78 @@ def test_gap_from_failures():
         decide.gap_from_failures(["wrong"])
     with pytest.raises(ValueError, match="min_share"):
         decide.gap_from_failures(["ok"], min_share=0)
+
+
+# ------------------------------------------------------------------ classify_result (rows of tasks.run)
+
+FILLER = ("Thanks for reaching out about your account and our policies here at Corvasse; I checked the help "
+          "centre articles carefully and can confirm that for your plan the answer is")
+
+
+def long_reply(answer):
+    reply = f"{FILLER} {answer}."
+    assert len(evaluate.normalize(reply).split()) > 20  # too long for exact_match's default rule
+    return reply
+
+
+def test_classify_result_qa_static():
+    from helpers import data
+
+    item = data.load_task("qa_static", "test")[0]
+    wrong = {"output": "...", "correct": False, "score": 0.0}
+    assert decide.classify_result("qa_static", item, wrong).label == "knowledge"
+    other = {"output": "The setting is cache.ttl.", "correct": False, "score": 0.0}
+    assert decide.classify_result("qa_static", item, other).label == "knowledge"
+    empty = {"output": "", "correct": False, "score": 0.0}
+    assert decide.classify_result("qa_static", item, empty).label == "behaviour"
+    right = {"output": f"It is {item['answer']}.", "correct": True, "score": 1.0}
+    assert decide.classify_result("qa_static", item, right).label == "ok"
+    buried = {"output": long_reply(item["answer"]), "correct": False, "score": 0.0}
+    labelled = decide.classify_result("qa_static", item, buried)
+    assert labelled.label == "behaviour" and "buried" in labelled.reason
+
+
+def test_classify_result_qa_live_uses_the_versions_answer():
+    from helpers import data
+
+    item = data.load_task("qa_live", "test")[0]
+    assert item["answer_v1"] != item["answer_v2"]
+    v2 = {"output": long_reply(item["answer_v2"]), "correct": False, "score": 0.0}
+    assert not evaluate.exact_match(v2["output"], item["answer_v2"], item["aliases_v2"])
+    assert decide.classify_result("qa_live", item, v2, version=2).label == "behaviour"
+    assert decide.classify_result("qa_live", item, v2, version=1).label == "knowledge"
+    v1 = {"output": long_reply(item["answer_v1"]), "correct": False, "score": 0.0}
+    assert decide.classify_result("qa_live", item, v1, version=1).label == "behaviour"
+    assert decide.classify_result("qa_live", item, v1).label == "behaviour"  # version 1 by default
+    assert decide.classify_result("qa_live", item, v1, version=2).label == "knowledge"
+
+
+def test_classify_result_sql():
+    from helpers import data
+
+    item = data.load_task("sql", "test")[0]
+    assert decide.classify_result("sql", item, {"output": "hello", "correct": False, "score": 0.0}).label \
+        == "behaviour"
+    assert decide.classify_result("sql", item, {"output": "SELECT 1", "correct": False, "score": 0.0}).label \
+        == "knowledge"
+    assert decide.classify_result("sql", item, {"output": item["sql"], "correct": True, "score": 1.0}).label \
+        == "ok"
+
+
+def test_classify_result_json_from_tasks_score():
+    from helpers import data, tasks
+
+    item = data.load_task("json_extraction", "test")[0]
+    row = {**tasks.score("json_extraction", item, "not json"), "output": "not json"}
+    assert decide.classify_result("json_extraction", item, row).label == "behaviour"
+    good = tasks.target_text("json_extraction", item)
+    row = {**tasks.score("json_extraction", item, good), "output": good}
+    assert decide.classify_result("json_extraction", item, row).label == "ok"
+
+
+def test_classify_result_needs_an_output():
+    item = {"question": "q", "answer": "a", "aliases": []}
+    with pytest.raises(TypeError, match="a dict with 'output'"):
+        decide.classify_result("qa_static", item, {"correct": False, "score": 0.0})
+    with pytest.raises(TypeError, match="a dict with 'output'"):
+        decide.classify_result("qa_static", item, [("output", "x")])

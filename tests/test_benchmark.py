@@ -1,0 +1,282 @@
+"""helpers.benchmark without a model or an index: the guide's table, systems per task, compare, save."""
+
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from helpers import benchmark, env, systems, tasks
+
+QA = ("qa_static", "qa_live", "multihop")
+
+# ---------------------------------------------------------------------------------------------
+# The guide's table
+# ---------------------------------------------------------------------------------------------
+
+
+def test_guide_holds_the_six_pairs():
+    assert benchmark.GUIDE == {
+        "qa_static": (78, 71),
+        "qa_live": (82, 45),
+        "json_extraction": (61, 94),
+        "tone": (58, 91),
+        "sql": (72, 88),
+        "multihop": (65, 69),
+    }
+
+
+def test_every_task_has_a_name_and_a_metric():
+    assert set(benchmark.GUIDE) == set(tasks.TASKS)
+    for task in tasks.TASKS:
+        assert isinstance(benchmark.GUIDE_NAMES[task], str) and benchmark.GUIDE_NAMES[task]
+        assert isinstance(benchmark.METRICS[task], str) and benchmark.METRICS[task]
+
+
+# ---------------------------------------------------------------------------------------------
+# Systems and models per task
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", tasks.TASKS)
+def test_systems_for(task):
+    expected = ("base", "RAG", "FT", "FT+RAG") + (("RAFT",) if task in QA else ())
+    assert benchmark.systems_for(task) == expected
+
+
+def test_model_for():
+    assert benchmark.model_for("FT", "qa_static") == "knowledge"
+    assert benchmark.model_for("FT+RAG", "tone") == "behaviour"
+    assert benchmark.model_for("RAG", "sql") == "base"
+    assert benchmark.model_for("RAFT", "multihop") == "raft"
+    assert benchmark.model_for("base", "qa_live") == "base"
+    assert benchmark.model_for("FT+RAG", "qa_live") == "knowledge"
+    assert benchmark.model_for("FT", "json_extraction") == "behaviour"
+    with pytest.raises(ValueError, match="unknown system 'GPT'"):
+        benchmark.model_for("GPT", "qa_static")
+
+
+def test_needed_models():
+    needed = benchmark.needed_models(tasks.TASKS)
+    assert set(needed) == {"base", "knowledge", "raft", "behaviour"}
+    assert len(needed) == len(set(needed)) == 4
+    assert set(benchmark.needed_models(["json_extraction", "sql"])) == {"base", "behaviour"}
+    assert set(benchmark.needed_models(["qa_static"])) == {"base", "knowledge", "raft"}
+
+
+# ---------------------------------------------------------------------------------------------
+# run: its checks come before any generation or retrieval
+# ---------------------------------------------------------------------------------------------
+
+
+class Boom:
+    """Stands for a generator or an index: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the benchmark used {name!r} before checking its arguments")
+
+
+def test_run_rejects_no_items():
+    gens = {m: Boom() for m in ("base", "knowledge", "raft", "behaviour")}
+    for n in (0, -3):
+        with pytest.raises(ValueError, match=f"n_items must be >= 1, got {n}"):
+            benchmark.run(gens, {1: Boom(), 2: Boom()}, n_items=n, progress=False)
+
+
+def test_run_names_the_missing_models():
+    indexes = {1: Boom(), 2: Boom()}
+    gens = {"base": Boom(), "knowledge": Boom(), "behaviour": Boom()}
+    with pytest.raises(KeyError, match=r"needs the models \['raft'\]"):
+        benchmark.run(gens, indexes, n_items=2, progress=False)
+    with pytest.raises(KeyError, match=r"needs the models \['knowledge', 'raft', 'behaviour'\]"):
+        benchmark.run({"base": Boom()}, indexes, n_items=2, progress=False)
+    # only the models the chosen tasks need are asked for
+    with pytest.raises(KeyError, match=r"needs the models \['behaviour'\]"):
+        benchmark.run({"base": Boom()}, indexes, n_items=2, task_names=["sql"], progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# table and compare
+# ---------------------------------------------------------------------------------------------
+
+
+def cell(task, system, score, low=None, high=None, n=30):
+    """One row as systems.summary returns it."""
+    low = score - 0.05 if low is None else low
+    high = score + 0.05 if high is None else high
+    return {"task": task, "system": system, "n": n, "score": score, "score_low": low, "score_high": high}
+
+
+def by_task(comparison):
+    return {row["task"]: row for row in comparison}
+
+
+def test_table_groups_by_task_and_system():
+    rows = [{"task": "sql", "system": "RAG", "score": s} for s in (1.0, 0.0, 1.0, 1.0)]
+    rows += [{"task": "sql", "system": "FT", "score": 0.0}] * 3
+    out = {(r["task"], r["system"]): r for r in benchmark.table(rows)}
+    assert set(out) == {("sql", "RAG"), ("sql", "FT")}
+    assert out[("sql", "RAG")]["n"] == 4 and out[("sql", "RAG")]["score"] == 0.75
+    assert out[("sql", "FT")] == {"task": "sql", "system": "FT", "n": 3, "score": 0.0, "score_low": 0.0,
+                                  "score_high": 0.0}
+
+
+def test_compare_agrees_when_rag_wins_where_the_guide_says_rag():
+    row = by_task(benchmark.compare([cell("qa_live", "RAG", 0.8), cell("qa_live", "FT", 0.3)]))["qa_live"]
+    assert row["guide RAG"] == 82 and row["guide FT"] == 45 and row["guide winner"] == "RAG"
+    assert row["winner"] == "RAG" and row["agrees"] is True
+    assert row["task type"] == benchmark.GUIDE_NAMES["qa_live"] and row["metric"] == benchmark.METRICS["qa_live"]
+
+
+def test_compare_disagrees_when_ft_wins_where_the_guide_says_rag():
+    row = by_task(benchmark.compare([cell("qa_static", "RAG", 0.4), cell("qa_static", "FT", 0.6)]))["qa_static"]
+    assert row["guide winner"] == "RAG"
+    assert row["winner"] == "FT" and row["agrees"] is False
+
+
+def test_compare_guide_winner_ft():
+    row = by_task(benchmark.compare([cell("json_extraction", "RAG", 0.2), cell("json_extraction", "FT", 0.9)]))
+    assert row["json_extraction"]["guide winner"] == "FT"
+    assert row["json_extraction"]["winner"] == "FT" and row["json_extraction"]["agrees"] is True
+
+
+def test_compare_tie():
+    row = by_task(benchmark.compare([cell("sql", "RAG", 0.5), cell("sql", "FT", 0.5)]))["sql"]
+    assert row["winner"] == "tie"
+    assert row["agrees"] is False  # the guide always names a winner
+    assert row["clear"] is False
+
+
+def test_compare_clear_only_when_intervals_are_apart():
+    overlapping = [cell("tone", "RAG", 0.4, 0.30, 0.55), cell("tone", "FT", 0.6, 0.50, 0.70)]
+    row = by_task(benchmark.compare(overlapping))["tone"]
+    assert row["winner"] == "FT" and row["clear"] is False
+    apart = [cell("tone", "RAG", 0.3, 0.20, 0.40), cell("tone", "FT", 0.7, 0.60, 0.80)]
+    assert by_task(benchmark.compare(apart))["tone"]["clear"] is True
+    # apart the other way round too
+    reversed_ = [cell("tone", "RAG", 0.7, 0.60, 0.80), cell("tone", "FT", 0.3, 0.20, 0.40)]
+    row = by_task(benchmark.compare(reversed_))["tone"]
+    assert row["winner"] == "RAG" and row["clear"] is True
+    # touching intervals are not apart
+    touching = [cell("tone", "RAG", 0.3, 0.20, 0.50), cell("tone", "FT", 0.7, 0.50, 0.80)]
+    assert by_task(benchmark.compare(touching))["tone"]["clear"] is False
+    touching = [cell("tone", "RAG", 0.7, 0.50, 0.80), cell("tone", "FT", 0.3, 0.20, 0.50)]
+    assert by_task(benchmark.compare(touching))["tone"]["clear"] is False
+
+
+def test_compare_reports_scores_on_0_to_100():
+    row = by_task(benchmark.compare([cell("sql", "RAG", 0.5, n=12), cell("sql", "FT", 2 / 3, n=12)]))["sql"]
+    assert row["RAG"] == 50.0 and row["FT"] == 66.7
+    assert row["n"] == 12
+
+
+def test_compare_best_system_includes_every_row():
+    summary = [cell("qa_static", "base", 0.1), cell("qa_static", "RAG", 0.5), cell("qa_static", "FT", 0.4),
+               cell("qa_static", "FT+RAG", 0.7), cell("qa_static", "RAFT", 0.6)]
+    row = by_task(benchmark.compare(summary))["qa_static"]
+    assert row["winner"] == "RAG" and row["best system"] == "FT+RAG"
+    summary[-1] = cell("qa_static", "RAFT", 0.9)
+    assert by_task(benchmark.compare(summary))["qa_static"]["best system"] == "RAFT"
+    # other tasks' rows do not count
+    summary.append(cell("sql", "base", 1.0))
+    assert by_task(benchmark.compare(summary))["qa_static"]["best system"] == "RAFT"
+
+
+def test_compare_leaves_out_tasks_without_rag_and_ft():
+    summary = [cell("qa_static", "RAG", 0.5), cell("qa_static", "FT", 0.4),
+               cell("tone", "RAG", 0.5), cell("tone", "FT+RAG", 0.9),  # no FT
+               cell("sql", "FT", 0.5), cell("sql", "base", 0.2)]  # no RAG
+    out = benchmark.compare(summary)
+    assert [r["task"] for r in out] == ["qa_static"]
+    assert benchmark.compare([]) == []
+
+
+def test_compare_follows_the_guides_task_order():
+    summary = [cell(t, s, 0.5) for t in reversed(tasks.TASKS) for s in ("RAG", "FT")]
+    assert [r["task"] for r in benchmark.compare(summary)] == list(benchmark.GUIDE)
+
+
+# ---------------------------------------------------------------------------------------------
+# results_path, save, data_fingerprint
+# ---------------------------------------------------------------------------------------------
+
+
+def test_results_path_in_ci_is_in_the_workspace(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    assert benchmark.results_path() == tmp_path.resolve() / "runs" / "benchmark.json"
+
+
+def test_results_path_for_the_learner_is_the_committed_results(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_PROFILE", "learner")
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    assert benchmark.results_path() == env.REPO_ROOT / "results" / "benchmark.json"
+
+
+def test_save_writes_everything_that_produced_the_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path / "ws"))
+    summary = [cell("sql", "RAG", 0.5), cell("sql", "FT", 0.75)]
+    comparison = benchmark.compare(summary)
+    gens = {"base": SimpleNamespace(tier="cpu", device="cpu", model_id="m")}
+    target = tmp_path / "out" / "bench.json"
+    written = benchmark.save(summary, comparison, gens, n_items=7, path=target)
+    assert written == target and target.is_file()
+    assert not target.with_suffix(".tmp").exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["bench.json"]
+    payload = json.loads(target.read_text())
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", payload["date"])
+    assert payload["profile"] == "ci"
+    assert payload["tier"] == "cpu" and payload["device"] == "cpu" and payload["generator"] == "m"
+    assert payload["adapters"] == []
+    assert re.fullmatch(r"[0-9a-f]{12}", payload["data_version"])
+    assert payload["data_version"] == benchmark.data_fingerprint()
+    assert payload["retrieval"] == systems.CONTEXT
+    assert payload["table"] == summary
+    assert payload["comparison"] == comparison and payload["comparison"][0]["winner"] == "FT"
+    assert payload["n_items_per_task"] == 7
+    assert payload["corpus_versions"]["qa_live"] == 2 and payload["corpus_versions"]["sql"] == 1
+    # nothing written to the default place
+    assert not (tmp_path / "ws" / "runs" / "benchmark.json").exists()
+
+
+def test_save_lists_the_adapters(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    gen = SimpleNamespace(tier="t4", device="cuda:0", model_id="unsloth/Llama-3.2-1B-Instruct")
+    gens = {"base": gen, "raft": gen, "behaviour": gen}
+    target = benchmark.save([], [], gens, n_items=1, path=tmp_path / "b.json")
+    payload = json.loads(target.read_text())
+    assert payload["adapters"] == ["behaviour", "raft"]
+    assert payload["tier"] == "t4" and payload["device"] == "cuda:0"
+
+
+def test_save_without_path_goes_to_the_ci_workspace(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    expected = tmp_path.resolve() / "runs" / "benchmark.json"
+    # checked before saving, so a broken results_path can never overwrite the committed results
+    assert benchmark.results_path() == expected
+    gens = {"base": SimpleNamespace(tier="cpu", device="cpu", model_id="m")}
+    written = benchmark.save([], [], gens, n_items=1)
+    assert written == expected and written.is_file()
+
+
+def test_data_fingerprint_follows_the_facts(monkeypatch, tmp_path):
+    real = benchmark.data_fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{12}", real)
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    (facts / "facts_v1.json").write_text('{"plan": "team", "price": 49}')
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert env.data_dir() == tmp_path.resolve()
+    first = benchmark.data_fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{12}", first) and first != real
+    assert benchmark.data_fingerprint() == first  # stable
+    (facts / "facts_v1.json").write_text('{"plan": "team", "price": 59}')
+    second = benchmark.data_fingerprint()
+    assert second != first
+    # a new facts file changes it too; a file that is not json does not
+    (facts / "notes.txt").write_text("ignored")
+    assert benchmark.data_fingerprint() == second
+    (facts / "changes_v2.json").write_text("{}")
+    assert benchmark.data_fingerprint() != second
