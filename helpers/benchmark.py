@@ -144,6 +144,8 @@ def results_path() -> Path:
 def save(summary: Sequence[Mapping], comparison: Sequence[Mapping], gens: Mapping, n_items: int,
          path: Path | None = None) -> Path:
     """Write the benchmark with what produced it: models, tier, profile, data version, date, retrieval."""
+    if not gens:
+        raise ValueError("no generators given: pass the dict of models the benchmark ran with")
     path = Path(path) if path else results_path()
     any_gen = next(iter(gens.values()))
     payload = {

@@ -167,16 +167,18 @@ def raft_training_records(index=None) -> list[dict]:
     return raft_records(index, {task: data.load_task(task, "train") for task in RAFT_TASKS})
 
 
-def load_adapter_or_train(name: str, gen=None):
-    """A generator with the saved adapter `name` ('behaviour' or 'raft'); trained and saved now if missing.
+def load_adapter_or_train(name: str, gen=None, merged: bool = True):
+    """A generator with the saved adapter `name` ('behaviour', 'knowledge' or 'raft'); trained and saved now
+    if missing. A notebook opened on its own therefore works, only slower the first time; it says so.
 
-    A notebook opened on its own therefore works, only slower the first time; it says what it does.
+    ``merged`` folds the adapter into the weights (``finetune.merge``): the same outputs, faster generation.
     """
     from . import finetune, models
 
     gen = gen or models.load_generator()
     if (finetune.adapter_dir(name) / "adapter_config.json").is_file():
-        return finetune.load_adapter(gen, name)
+        gen = finetune.load_adapter(gen, name)
+        return finetune.merge(gen) if merged else gen
     if name == "behaviour":
         records, recipe = finetune.chat_records({"json_extraction": None, "tone": None, "sql": None}), behaviour_recipe()
         where = "notebook 05"
@@ -194,7 +196,7 @@ def load_adapter_or_train(name: str, gen=None):
     gen.model = run.model
     gen.model.eval()
     gen.tokenizer.padding_side = "left"
-    return gen
+    return finetune.merge(gen) if merged else gen
 
 
 def load_models(names: Sequence[str]) -> dict:

@@ -86,6 +86,43 @@ def lora_figures(repeats: int, steps: int = 4) -> dict[str, dict]:
     return figures
 
 
+def gate_figures(repeats: int, n_dev: int = 6, n_test: int = 6) -> dict[str, dict]:
+    """The confidence gate (notebook 07) on a mixed stream: threshold picked on dev, saving on test.
+
+    Both paths are timed per query, one query at a time; each repeat measures the test queries again.
+    """
+    from helpers import data, index, speculative, systems
+
+    gen = systems.load_adapter_or_train("behaviour")
+    help_centre = index.course_index(1, progress=False)
+    stream = ("qa_static", "json_extraction", "sql")
+
+    def measure(split: str, n: int):
+        drafts, rags = [], []
+        for task in stream:
+            d, r = speculative.measure(gen, task, data.load_task(task, split)[:n], help_centre, progress=False)
+            drafts += d
+            rags += r
+        return drafts, rags
+
+    thresholds = [round(0.05 * i, 2) for i in range(21)]
+    threshold = speculative.pick_threshold(speculative.sweep(*measure("dev", n_dev), thresholds))
+    cuts, gated, always = [], [], []
+    for _ in range(repeats):
+        rows = speculative.sweep(*measure("test", n_test), [threshold])
+        cuts.append(rows[0]["overhead_cut"])
+        gated.append(rows[0]["mean_s"] * 1000)
+        always.append(rows[1]["mean_s"] * 1000)
+    queries = len(stream) * n_test
+    return {
+        "gate_overhead_cut_pct": {"median": round(100 * statistics.median(cuts), 1), "repeats": repeats,
+                                  "threshold": threshold, "queries": queries},
+        "gate_mean_latency_ms": {"median": round(statistics.median(gated), 1), "repeats": repeats,
+                                 "threshold": threshold},
+        "always_rag_mean_latency_ms": {"median": round(statistics.median(always), 1), "repeats": repeats},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -114,6 +151,7 @@ def main() -> None:
 
     figures.update(retrieval_figures(args.repeats))
     figures.update(lora_figures(args.repeats))
+    figures.update(gate_figures(args.repeats))
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)

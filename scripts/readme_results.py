@@ -73,6 +73,10 @@ BENCH_LABELS: dict[str, tuple[str, str]] = {
     "lora_training_tokens_per_s": ("LoRA training, behaviour mix ({steps} steps of {batch_size}, fp32)", "tokens/s"),
     "generation_with_lora_tokens_per_s_batch1": ("generation with the LoRA adapter, batch 1", "tokens/s"),
     "generation_with_lora_tokens_per_s_batch8": ("generation with the LoRA adapter, batch 8", "tokens/s"),
+    "gate_overhead_cut_pct": ("confidence gate: share of RAG's latency overhead removed (threshold {threshold}, "
+                              "picked on dev; {queries} mixed test queries)", "%"),
+    "gate_mean_latency_ms": ("confidence gate: mean latency per query", "ms"),
+    "always_rag_mean_latency_ms": ("always-RAG: mean latency per query (same queries)", "ms"),
 }
 
 
@@ -114,9 +118,41 @@ def bench_section(results: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# results/benchmark.json (notebooks/08_benchmark.ipynb, learner profile)
+# ---------------------------------------------------------------------------------------------
+
+def _pct(row: dict, system: str) -> str:
+    if system not in row:
+        return ""
+    return f"{100 * row[system]['score']:.0f} [{100 * row[system]['low']:.0f}-{100 * row[system]['high']:.0f}]"
+
+
+def benchmark_section(results: dict) -> str:
+    """Markdown for results/benchmark.json: provenance, then one row per task type beside the guide."""
+    cells: dict[str, dict] = {}
+    for r in results.get("table", []):
+        cells.setdefault(r["task"], {})[r["system"]] = {"score": r["score"], "low": r["score_low"],
+                                                         "high": r["score_high"]}
+    lines = [f"From `notebooks/08_benchmark.ipynb` on {results.get('date', '?')} ({results.get('profile', '?')} profile, "
+             f"tier `{results.get('tier', '?')}`, generator {results.get('generator', '?')}, "
+             f"{results.get('n_items_per_task', '?')} test items per task, data `{results.get('data_version', '?')}`). "
+             "Scores 0-100 with 95% bootstrap intervals; *clear* means the RAG and FT intervals do not overlap.",
+             "", "| task type (metric) | guide RAG / FT | base | RAG | FT | FT+RAG | RAFT | winner here | agrees with the guide |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for c in results.get("comparison", []):
+        row = cells.get(c["task"], {})
+        agree = ("yes" if c["agrees"] else "no") + ("" if c["clear"] else " (not clear)")
+        lines.append(f"| {c['task type']} ({c['metric']}) | {c['guide RAG']} / {c['guide FT']} ({c['guide winner']}) | "
+                     + " | ".join(_pct(row, s) for s in ("base", "RAG", "FT", "FT+RAG", "RAFT"))
+                     + f" | {c['winner']} | {agree} |")
+    return "\n".join(lines)
+
+
 # name -> (results file, command that writes it, renderer)
 SECTIONS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
     "bench": ("results/bench.json", "make bench", bench_section),
+    "benchmark": ("results/benchmark.json", "notebooks/08_benchmark.ipynb (learner profile)", benchmark_section),
 }
 
 
