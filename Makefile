@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
-.PHONY: help setup course lab test lint bench readme clean-workspace
+.PHONY: help setup course lab test smoke lint bench readme clean-workspace
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,11 +33,20 @@ lint: setup  ## ruff over helpers, tests, scripts and notebooks
 # the converted model cache is shared with `make course`.
 TEST_WORKSPACE := $(CURDIR)/.course/test-workspace
 
-test: setup lint  ## unit tests, then every notebook under nbval (ci profile, fresh workspace)
-	$(BIN)/python -m pytest tests/ -q --durations=10
+test: setup lint  ## unit tests, every notebook under nbval (ci profile, fresh workspace), then `make smoke`
+	$(BIN)/python -m pytest tests/ -q --durations=10 --ignore=tests/browser
 	rm -rf $(TEST_WORKSPACE)
 	COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE) COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest $(PYTEST_NB) notebooks/ -q --durations=10
+	@$(MAKE) --no-print-directory smoke
+
+# JupyterLab in a real browser: Debian's chromium (installed here if missing; needs root or sudo) driven by
+# Playwright runs notebook 09 and moves its sliders. The kernel gets a temporary workspace and the shared
+# model cache; the screenshot goes to <workspace>/runs/lab_smoke.png.
+smoke: setup  ## JupyterLab smoke test in Chromium: run notebook 09, move its sliders, save a screenshot
+	bash scripts/install_browser.sh
+	COURSE_PROFILE=ci COURSE_CACHE_DIR=$(CURDIR)/.course/models \
+		$(BIN)/python -m pytest tests/browser -q -s -p no:cacheprovider
 
 bench: setup  ## measure load times and generation speed; writes results/bench.json and the README table
 	$(BIN)/python scripts/bench.py
