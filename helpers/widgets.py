@@ -137,7 +137,7 @@ def cost_explorer(workload: costs.Workload | None = None, prices: costs.Prices |
     for control in controls.values():
         control.observe(update, names="value")
     update()
-    box = w.VBox([w.HBox([w.VBox(list(controls.values())), plot]), summary])
+    box = w.VBox([w.HBox([w.VBox(list(controls.values()), layout=w.Layout(min_width="540px")), plot]), summary])
     box.controls, box.summary, box.plot, box.update = controls, summary, plot, update
     return box
 

@@ -7,8 +7,8 @@ Everything a notebook creates lives under one workspace folder (``helpers.env.wo
 part               what                                                            rebuilt by
 =================  ==============================================================  =====================
 ``indexes``        versioned Chroma indexes (``helpers.index``)                    02-04, on first use
-``adapters``       saved LoRA adapters (``helpers.finetune``)                      05
-``runs``           training outputs and logs (``helpers.finetune``)                05, 06
+``adapters``       saved LoRA adapters (``helpers.finetune``)                      05, 06
+``runs``           training logs, ci benchmark results, the smoke screenshot       05, 06, 08
 ``models``         the converted SmolLM2 weights (``COURSE_CACHE_DIR``), ~520 MB   any notebook, ~30 s
 ``failed``         partial runs of notebooks that failed under ``make course``     ``make course``
 ``test-workspace`` the fresh workspace ``make test`` runs the notebooks in         ``make test``
