@@ -91,9 +91,24 @@ def test_a_new_section_is_one_line(tmp_path, monkeypatch):
 
 def test_check_mode_writes_nothing(tmp_path, monkeypatch, capsys):
     readme = tmp_path / "README.md"
-    readme.write_text("x\n<!-- bench:start -->\nstale\n<!-- bench:end -->\n")
+    readme.write_text("x\n" + "".join(f"<!-- {name}:start -->\nstale\n<!-- {name}:end -->\n"
+                                        for name in readme_results.SECTIONS))
     monkeypatch.setattr(readme_results, "README", readme)
     assert readme_results.main(["--check"]) == 1 and "out of date" in capsys.readouterr().out
     assert "stale" in readme.read_text()
     assert readme_results.main([]) == 0 and "stale" not in readme.read_text()
     assert readme_results.main(["--check"]) == 0
+
+
+def test_benchmark_block_renders_every_task_beside_the_guide():
+    results = {"date": "2026-01-02", "profile": "learner", "tier": "cpu", "generator": "m", "n_items_per_task": 30,
+               "data_version": "abc", "table": [
+                   {"task": "tone", "system": s, "score": v, "score_low": v - 0.1, "score_high": v + 0.1}
+                   for s, v in (("base", 0.4), ("RAG", 0.5), ("FT", 0.8), ("FT+RAG", 0.75))],
+               "comparison": [{"task": "tone", "task type": "customer tone matching", "metric": "rubric",
+                               "guide RAG": 58, "guide FT": 91, "guide winner": "FT", "winner": "FT",
+                               "clear": True, "agrees": True}]}
+    text = readme_results.benchmark_section(results)
+    assert "| customer tone matching (rubric) | 58 / 91 (FT) | 40 [30-50] | 50 [40-60] | 80 [70-90] | 75 [65-85] |  | FT | yes |" in text
+    results["comparison"][0] |= {"clear": False, "agrees": False, "winner": "RAG"}
+    assert "| RAG | no (not clear) |" in readme_results.benchmark_section(results)
