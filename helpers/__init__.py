@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "env", "models", "generate", "data", "evaluate", "tasks", "rag", "index", "pipeline", "finetune",
-    "costs", "decide", "widgets", "workspace",
+    "costs", "decide", "widgets", "workspace", "systems", "speculative", "benchmark", "plots", "security", "check",
 }
 
 
