@@ -142,13 +142,17 @@ def sweep(drafts: Sequence[dict], rags: Sequence[dict], thresholds: Sequence[flo
 
 def pick_threshold(rows: Sequence[dict], max_drop: float = 0.02) -> float:
     """The threshold (from a dev-set `sweep`) with the lowest mean latency whose accuracy is within
-    `max_drop` of always-RAG's. Ties go to the lower threshold (fewer retrievals)."""
-    always = next((r for r in rows if r["policy"] == "always-RAG"), None)
-    if always is None:
+    `max_drop` of the best accuracy any policy in `rows` reaches (always-RAG, never-RAG or a gate).
+
+    Usually always-RAG is that best; when retrieval *hurts* some queries (a context that distracts a
+    format task), a gate can beat both. Ties go to the lower threshold (fewer retrievals).
+    """
+    if not any(r["policy"] == "always-RAG" for r in rows):
         raise ValueError("the rows need an always-RAG row: pass the output of speculative.sweep")
-    ok = [r for r in rows if r["threshold"] is not None and r["accuracy"] >= always["accuracy"] - max_drop]
+    best = max(r["accuracy"] for r in rows)
+    ok = [r for r in rows if r["threshold"] is not None and r["accuracy"] >= best - max_drop]
     if not ok:
-        return 1.0  # nothing is accurate enough without retrieval: retrieve unless certain
+        return 1.0  # nothing is accurate enough: retrieve unless certain
     return min(ok, key=lambda r: (r["mean_s"], r["threshold"]))["threshold"]
 
 

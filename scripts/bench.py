@@ -94,13 +94,15 @@ def gate_figures(repeats: int, n_dev: int = 6, n_test: int = 6) -> dict[str, dic
     from helpers import data, index, speculative, systems
 
     gen = systems.load_adapter_or_train("behaviour")
+    base = models.load_generator()  # the RAG path: notebook 04's pipeline, the base model with the context
     help_centre = index.course_index(1, progress=False)
     stream = ("qa_static", "json_extraction", "sql")
 
     def measure(split: str, n: int):
         drafts, rags = [], []
         for task in stream:
-            d, r = speculative.measure(gen, task, data.load_task(task, split)[:n], help_centre, progress=False)
+            d, r = speculative.measure(gen, task, data.load_task(task, split)[:n], help_centre, rag_gen=base,
+                                       progress=False)
             drafts += d
             rags += r
         return drafts, rags

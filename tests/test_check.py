@@ -334,8 +334,8 @@ def test_threshold_right(capsys):
 
 
 @pytest.mark.parametrize(("answer", "needle"), [
-    (0.6, "more than 2% below always-RAG's 90%"),
-    (0.0, "A higher threshold"),
+    (0.6, "more than 2% below the best policy's 90%"),
+    (0.0, "where the accuracy curve drops"),
     (0.5, "not in the sweep"),
 ])
 def test_threshold_wrong(answer, needle, capsys):

@@ -239,6 +239,17 @@ def test_pick_threshold_tie_goes_to_lower_threshold():
     assert speculative.pick_threshold(rows) == 0.4
 
 
+def test_pick_threshold_when_a_gate_beats_always_rag():
+    # retrieval hurts the confident queries: the best policy is a gate, not always-RAG
+    rows = [{"policy": "gate 0.00", "threshold": 0.0, "accuracy": 0.5, "mean_s": 1.0},
+            {"policy": "gate 0.50", "threshold": 0.5, "accuracy": 0.9, "mean_s": 2.0},
+            {"policy": "gate 0.90", "threshold": 0.9, "accuracy": 0.89, "mean_s": 2.5},
+            {"policy": "always-RAG", "threshold": None, "accuracy": 0.4, "mean_s": 3.0},
+            {"policy": "never-RAG", "threshold": None, "accuracy": 0.5, "mean_s": 1.0}]
+    assert speculative.pick_threshold(rows) == 0.5  # against always-RAG's 0.4, 0.0 would have "qualified"
+    assert speculative.pick_threshold(rows, max_drop=0.5) == 0.0
+
+
 def test_pick_threshold_needs_always_rag():
     rows = speculative.sweep(DRAFTS, RAGS, thresholds=[0.5])
     with pytest.raises(ValueError, match="always-RAG"):
