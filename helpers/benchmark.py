@@ -106,6 +106,7 @@ def compare(summary: Sequence[Mapping]) -> list[dict]:
 
     ``winner`` is this run's larger of RAG and FT; ``clear`` says whether their 95% intervals are apart
     (when they overlap, this many items cannot separate them and ``agrees`` is judged on the means).
+    ``best system`` names the top scorer of all systems on the task (several joined by " = " on a tie).
     """
     out = []
     for task, (g_rag, g_ft) in GUIDE.items():
@@ -115,11 +116,14 @@ def compare(summary: Sequence[Mapping]) -> list[dict]:
         guide_winner = "RAG" if g_rag > g_ft else "FT"
         ours = "RAG" if rag["score"] > ft["score"] else "FT" if ft["score"] > rag["score"] else "tie"
         clear = rag["score_low"] > ft["score_high"] or ft["score_low"] > rag["score_high"]
-        best = max((r for r in summary if r["task"] == task), key=lambda r: r["score"])
+        cells = [r for r in summary if r["task"] == task]
+        top = max(r["score"] for r in cells)
+        leaders = [r["system"] for r in cells if r["score"] == top]
+        best = "none (all score 0)" if top == 0 else " = ".join(leaders)
         out.append({"task": task, "task type": GUIDE_NAMES[task], "metric": METRICS[task], "n": rag["n"],
                     "guide RAG": g_rag, "guide FT": g_ft, "guide winner": guide_winner,
                     "RAG": round(100 * rag["score"], 1), "FT": round(100 * ft["score"], 1), "winner": ours,
-                    "clear": clear, "agrees": ours == guide_winner, "best system": best["system"]})
+                    "clear": clear, "agrees": ours == guide_winner, "best system": best})
     return out
 
 

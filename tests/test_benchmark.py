@@ -280,3 +280,12 @@ def test_data_fingerprint_follows_the_facts(monkeypatch, tmp_path):
     assert benchmark.data_fingerprint() == second
     (facts / "changes_v2.json").write_text("{}")
     assert benchmark.data_fingerprint() != second
+
+
+def test_compare_best_system_ties_and_zeros():
+    def row(system, score):
+        return {"task": "sql", "system": system, "n": 4, "score": score, "score_low": score, "score_high": score}
+    tied = benchmark.compare([row("base", 0.5), row("RAG", 0.25), row("FT", 0.5), row("FT+RAG", 0.1)])
+    assert tied[0]["best system"] == "base = FT"
+    zeros = benchmark.compare([row(s, 0.0) for s in ("base", "RAG", "FT", "FT+RAG")])
+    assert zeros[0]["best system"] == "none (all score 0)" and zeros[0]["winner"] == "tie"
