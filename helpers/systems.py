@@ -154,7 +154,7 @@ def raft_recipe():
     """The RAFT adapter's recipe: the same LoRA, smaller batches (RAFT prompts are ~4x longer)."""
     from . import finetune
 
-    return finetune.Recipe(max_steps=env.by_profile(learner=40, ci=4), batch_size=4, learning_rate=1e-3,
+    return finetune.Recipe(max_steps=env.by_profile(learner=40, ci=3), batch_size=4, learning_rate=1e-3,
                            max_length=640)
 
 
