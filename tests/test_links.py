@@ -19,7 +19,8 @@ import pytest
 from helpers import env
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = [ROOT / "README.md", ROOT / "data" / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+DOCUMENTS = [ROOT / "README.md", ROOT / "data" / "README.md", ROOT / "docs" / "workshop.md",
+             ROOT / "data" / "security" / "README.md", *sorted((ROOT / "notebooks").glob("**/*.ipynb"))]
 
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 CODE_SPAN = re.compile(r"`[^`\n]*`")

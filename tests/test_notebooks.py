@@ -10,6 +10,7 @@ from helpers import env
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
 LOCAL_PATH = re.compile(r"/(work|tmp|root|home|Users)/[\w.-]+")
 
 
@@ -21,7 +22,7 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no NN_name.ipynb"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_executed_in_order_without_errors(path):
     counts = []
     for cell in _cells(path):
@@ -50,14 +51,24 @@ def test_style_shape(path):
     assert f"https://github.com/{env.GITHUB_REPO}" in setup, "the setup cell clones the course's own repository"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_colab_badge_points_at_own_path(path):
     first = "".join(_cells(path)[0]["source"])
     links = re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", first)
-    assert links == [env.colab_url(f"notebooks/{path.name}")], f"{path.name}: badge {links}"
+    own = path.relative_to(ROOT).as_posix()
+    assert links == [env.colab_url(own)], f"{path.name}: badge {links}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_checked_exercise_has_its_solution():
+    for path in NOTEBOOKS:
+        if any("check." in "".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code"):
+            text = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown")
+            linked = re.findall(r"\(solutions/([\w.]+\.ipynb)\)", text)
+            assert linked, f"{path.name}: a checked exercise without a link to its solution"
+            assert all((ROOT / "notebooks" / "solutions" / name).is_file() for name in linked), linked
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_cells_fit_on_a_screen(path):
     for cell in _cells(path):
         if cell["cell_type"] == "code":
