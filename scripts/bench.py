@@ -129,9 +129,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--convert", action="store_true", help="also time a fresh GGUF conversion (~30 s)")
+    parser.add_argument("--only", choices=["gate"], help="measure one group again and update results/bench.json")
     args = parser.parse_args()
     env.configure()
     figures: dict[str, dict] = {}
+    if args.only:
+        path = ROOT / "results" / "bench.json"
+        if not path.is_file():
+            parser.error("--only updates an existing results/bench.json: run `make bench` once first")
+        out = json.loads(path.read_text())
+        out["figures"].update(gate_figures(args.repeats))
+        out["date"] = time.strftime("%Y-%m-%d")
+        path.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"updated the {args.only} figures in results/bench.json")
+        return
 
     if args.convert:
         with tempfile.TemporaryDirectory() as tmp:
