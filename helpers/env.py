@@ -13,6 +13,10 @@ variable                    meaning                                             
 ``COURSE_WORKSPACE``        folder for every artefact (indexes, adapters, caches)  ``<repo>/.course``
 ``COURSE_CACHE_DIR``        folder for converted model weights                     ``<workspace>/models``
 ``COURSE_OFFLINE``          ``1`` forces the offline switches on                   on when CI or cpu tier
+``COURSE_DTYPE``            CPU precision: ``fp32`` or ``bf16``                    ``bf16`` where the CPU has
+                                                                                   native bf16, else ``fp32``
+``COURSE_FINETUNE_BACKEND`` ``peft`` or ``unsloth`` (Unsloth also on CPU)          ``unsloth`` on a CUDA tier
+                                                                                   with Unsloth, else ``peft``
 ==========================  =====================================================  ==========================
 
 Example::
@@ -26,7 +30,9 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -120,22 +126,87 @@ class Runtime:
     cpu_count: int = 1
     python: str = platform.python_version()
     torch: str | None = None
+    cpu_bf16: bool = False  # the CPU computes bf16 natively (AMX / AVX512-BF16 on x86, BF16 on Arm)
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+# /proc/cpuinfo flags that mean "this CPU multiplies bf16 in hardware". Without them PyTorch emulates bf16
+# and it runs many times slower than fp32. x86: Intel AMX (Sapphire Rapids and later) or AVX512-BF16
+# (Cooper Lake, Zen 4 and later); Arm: the BF16 extension (Graviton 3, Neoverse V1/N2, Apple M2 and later).
+BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
+DTYPES = ("fp32", "bf16")
+
+
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags: the 'flags' (x86) or 'Features' (Arm) line of /proc/cpuinfo; on a Mac the
+    sysctl bf16 feature. Empty when nothing can be read (an unknown CPU counts as one without bf16)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in {"flags", "features"}:
+            return frozenset(value.split())
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True, text=True,
+                                 timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        return frozenset({"bf16"}) if out == "1" else frozenset()
+    return frozenset()
+
+
+def native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """True when the CPU has hardware bf16 (see ``BF16_CPU_FLAGS``)."""
+    return bool(BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags))
+
+
+_warned_slow_bf16 = False
+
+
+def compute_dtype(runtime: Runtime | None = None) -> str:
+    """The CPU's training and evaluation precision: COURSE_DTYPE if set (fp32 or bf16), else bf16 where the
+    CPU has native bf16 and fp32 elsewhere. On a GPU the tier's dtype applies and this returns it."""
+    runtime = runtime or detect_runtime()
+    if runtime.cuda:
+        return "bf16" if runtime.bf16 else "fp32"
+    forced = os.environ.get("COURSE_DTYPE", "").strip().lower()
+    if forced and forced not in DTYPES:
+        raise ValueError(f"unknown COURSE_DTYPE {forced!r}; choose one of {list(DTYPES)} "
+                         "(or unset it to pick from the CPU)")
+    if forced == "bf16" and not runtime.cpu_bf16:
+        global _warned_slow_bf16
+        if not _warned_slow_bf16:
+            _warned_slow_bf16 = True
+            warnings.warn("COURSE_DTYPE=bf16 on a CPU without native bf16 (no amx_bf16/avx512_bf16): PyTorch emulates "
+                          "it and training runs many times slower. Unset COURSE_DTYPE or set COURSE_DTYPE=fp32.",
+                          stacklevel=2)
+    return forced or ("bf16" if runtime.cpu_bf16 else "fp32")
+
+
+def torch_dtype(runtime: Runtime | None = None):
+    """``compute_dtype`` as a torch dtype (torch.bfloat16 or torch.float32)."""
+    import torch
+
+    return torch.bfloat16 if compute_dtype(runtime) == "bf16" else torch.float32
+
+
 def detect_runtime() -> Runtime:
-    """Inspect the machine: Colab or not, CUDA, GPU name, VRAM (GB), bf16 support, CPU count."""
+    """Inspect the machine: Colab or not, CUDA, GPU name, VRAM (GB), GPU and CPU bf16 support, CPU count."""
     colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
     cpu_count = os.cpu_count() or 1
+    cpu_bf16 = native_bf16()
     try:
         import torch
     except ImportError:
-        return Runtime(colab=colab, cpu_count=cpu_count)
+        return Runtime(colab=colab, cpu_count=cpu_count, cpu_bf16=cpu_bf16)
     if not torch.cuda.is_available():
-        return Runtime(colab=colab, cpu_count=cpu_count, torch=torch.__version__)
+        return Runtime(colab=colab, cpu_count=cpu_count, torch=torch.__version__, cpu_bf16=cpu_bf16)
     props = torch.cuda.get_device_properties(0)
     return Runtime(
         colab=colab,
@@ -145,6 +216,7 @@ def detect_runtime() -> Runtime:
         bf16=bool(torch.cuda.is_bf16_supported()),
         cpu_count=cpu_count,
         torch=torch.__version__,
+        cpu_bf16=cpu_bf16,
     )
 
 
@@ -277,16 +349,45 @@ def report(runtime: Runtime | None = None) -> list[tuple[str, str]]:
         ("python", runtime.python),
         ("torch", runtime.torch or "not installed"),
         ("CPU cores", str(runtime.cpu_count)),
+        ("CPU bf16", "native (AMX / AVX512-BF16 / Arm BF16)" if runtime.cpu_bf16 else "no native bf16"),
         ("GPU", gpu),
         ("tier", tier + (" (forced by COURSE_TIER)" if os.environ.get("COURSE_TIER") else "")),
         ("why", TIERS[tier]["why"]),
         ("generator", generator_id(tier)),
         ("embedder", embedder_id(tier)),
-        ("fine-tuning backend", TIERS[tier]["finetune_backend"]),
+        ("precision", TIERS[tier]["dtype"] if tier != "cpu" else
+         compute_dtype(runtime) + (" (COURSE_DTYPE)" if os.environ.get("COURSE_DTYPE") else " (from the CPU)")),
+        ("fine-tuning backend", finetune_backend(tier, runtime)),
         ("profile", profile()),
         ("offline", "yes" if is_offline() else "no"),
     ]
     return rows
+
+
+FINETUNE_BACKENDS = ("peft", "unsloth")
+
+
+def finetune_backend(tier: str | None = None, runtime: Runtime | None = None) -> str:
+    """'unsloth' or 'peft': COURSE_FINETUNE_BACKEND if set, else unsloth on a CUDA tier with Unsloth installed.
+
+    ``COURSE_FINETUNE_BACKEND=unsloth`` runs Unsloth on any machine (its CPU backend, 2026.10+); it fails with
+    the fix when Unsloth is not importable.
+    """
+    import importlib.util
+
+    forced = os.environ.get("COURSE_FINETUNE_BACKEND", "").strip().lower()
+    installed = importlib.util.find_spec("unsloth") is not None
+    if forced:
+        if forced not in FINETUNE_BACKENDS:
+            raise ValueError(f"unknown COURSE_FINETUNE_BACKEND {forced!r}; choose one of {list(FINETUNE_BACKENDS)}")
+        if forced == "unsloth" and not installed:
+            raise RuntimeError("COURSE_FINETUNE_BACKEND=unsloth but Unsloth is not installed in this environment: "
+                               "run `make setup-unsloth` and use .venv-unsloth, or unset COURSE_FINETUNE_BACKEND")
+        return forced
+    tier = check_tier(tier) if tier else pick_tier(runtime)
+    if tier != "cpu" and installed and (runtime or detect_runtime()).cuda:
+        return "unsloth"
+    return "peft"
 
 
 def runtime_dict(runtime: Runtime | None = None) -> dict:

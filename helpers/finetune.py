@@ -1,11 +1,14 @@
 """One LoRA recipe, two backends: Unsloth on a CUDA GPU, transformers + PEFT + TRL everywhere else.
 
 The recipe is DESIGN.md's: r=16, alpha=16, dropout 0, all seven linear projections, seed 3407,
-loss on the assistant's tokens only. ``train()`` picks the backend: Unsloth's ``FastLanguageModel``
-when CUDA and the ``unsloth`` package are present (4-bit on the t4 tier, bf16 on a100,
-``use_gradient_checkpointing="unsloth"``, ``train_on_responses_only``), else ``peft.LoraConfig`` +
-TRL's ``SFTTrainer`` with the same values, in fp32 on CPU (no bf16 emulation, no gradient
-checkpointing: both halve the speed on a CPU without native bf16).
+loss on the assistant's tokens only. ``train()`` picks the backend (``env.finetune_backend``):
+Unsloth's ``FastLanguageModel`` when CUDA and the ``unsloth`` package are present (4-bit on the t4
+tier, bf16 on a100, ``use_gradient_checkpointing="unsloth"``, ``train_on_responses_only``), or on any
+machine with ``COURSE_FINETUNE_BACKEND=unsloth`` (Unsloth's CPU backend); else ``peft.LoraConfig`` +
+TRL's ``SFTTrainer`` with the same values. On CPU a step's batch is fed in micro-batches with
+gradient accumulation (same update, a fraction of the memory), each step's conversations sorted by
+length, and the precision follows the hardware: bf16 base weights with fp32 LoRA weights where the CPU
+computes bf16 natively, fp32 elsewhere (``env.compute_dtype``; no gradient checkpointing on CPU).
 
 Example::
 
@@ -18,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -37,9 +39,23 @@ TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 ADAPTER_META = "course_adapter.json"
 
 
+# Measured on the 2-core course machine (make bench, group "efficiency"): micro-batches of 2 ran fastest
+# of 1, 2 and 4 on the behaviour mix, at about a third of the memory of whole batches of 8.
+CPU_MICRO_BATCH = 2
+BF16_MODES = ("weights", "autocast")
+
+
 @dataclass
 class Recipe:
-    """The training recipe. Defaults are the course's LoRA recipe; change one field for an experiment."""
+    """The training recipe. Defaults are the course's LoRA recipe; change one field for an experiment.
+
+    ``batch_size`` is the effective batch: the conversations behind one optimizer step. On CPU they are
+    fed ``micro_batch_size`` at a time and the gradients accumulated, which gives the same update with
+    a fraction of the memory (None: ``CPU_MICRO_BATCH`` on CPU, the whole batch on a GPU).
+    ``precision`` None follows the machine (``env.compute_dtype``: bf16 where the CPU has it natively);
+    ``bf16_mode`` says how: "weights" keeps the base weights in bf16 and the LoRA weights in fp32 (as
+    Unsloth's CPU backend does), "autocast" keeps fp32 weights and computes in bf16.
+    """
 
     r: int = 16
     lora_alpha: int = 16
@@ -48,23 +64,54 @@ class Recipe:
     seed: int = 3407
     max_steps: int = 30
     batch_size: int = 8
-    gradient_accumulation_steps: int = 1
+    micro_batch_size: int | None = None
+    group_by_length: bool = True  # sort each step's conversations by length: less padding per micro-batch
     learning_rate: float = 3e-4
     warmup_steps: int = 3
     max_length: int = 512
+    precision: str | None = None  # "fp32", "bf16" or None (from the machine)
+    bf16_mode: str = "weights"
     full_finetune: bool = False  # True: train every weight (for the LoRA vs full comparison)
 
     def check(self) -> Recipe:
         """Validate the values; raise ValueError naming the field at fault."""
-        for name in ("r", "lora_alpha", "max_steps", "batch_size", "gradient_accumulation_steps", "max_length"):
+        for name in ("r", "lora_alpha", "max_steps", "batch_size", "max_length"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Recipe.{name} must be a positive integer, got {value!r}")
+        if self.micro_batch_size is not None:
+            if not isinstance(self.micro_batch_size, int) or self.micro_batch_size < 1:
+                raise ValueError(f"Recipe.micro_batch_size must be a positive integer or None, got {self.micro_batch_size!r}")
+            if self.micro_batch_size > self.batch_size:
+                raise ValueError(f"Recipe.micro_batch_size ({self.micro_batch_size}) is larger than Recipe.batch_size "
+                                 f"({self.batch_size}): a micro-batch is a slice of the batch of one optimizer step")
+            if self.batch_size % self.micro_batch_size:
+                raise ValueError(f"Recipe.micro_batch_size ({self.micro_batch_size}) must divide Recipe.batch_size "
+                                 f"({self.batch_size}) so every step sees the same number of conversations")
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(f"Recipe.lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"Recipe.learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.precision is not None and self.precision not in env.DTYPES:
+            raise ValueError(f"Recipe.precision must be one of {list(env.DTYPES)} or None, got {self.precision!r}")
+        if self.bf16_mode not in BF16_MODES:
+            raise ValueError(f"Recipe.bf16_mode must be one of {list(BF16_MODES)}, got {self.bf16_mode!r}")
         return self
+
+    def micro_batch(self, on_gpu: bool = False) -> int:
+        """The micro-batch used: the recipe's, else the whole batch on a GPU and ``CPU_MICRO_BATCH`` on CPU."""
+        if self.micro_batch_size is not None:
+            return self.micro_batch_size
+        if on_gpu:
+            return self.batch_size
+        micro = min(CPU_MICRO_BATCH, self.batch_size)
+        while self.batch_size % micro:
+            micro -= 1
+        return micro
+
+    def dtype(self) -> str:
+        """The precision used: the recipe's, else the machine's (``env.compute_dtype``)."""
+        return self.precision or env.compute_dtype()
 
 
 @dataclass
@@ -190,11 +237,31 @@ def response_template_parts(tokenizer) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 def backend(tier: str | None = None) -> str:
-    """'unsloth' on a CUDA tier with unsloth installed, else 'peft'."""
-    tier = env.check_tier(tier) if tier else env.pick_tier()
-    if tier != "cpu" and env.detect_runtime().cuda and importlib.util.find_spec("unsloth") is not None:
-        return "unsloth"
-    return "peft"
+    """'unsloth' or 'peft': see ``env.finetune_backend`` (COURSE_FINETUNE_BACKEND, else Unsloth on a CUDA tier)."""
+    return env.finetune_backend(tier)
+
+
+def step_order(records: Sequence[Mapping], lengths: Sequence[int], recipe: Recipe) -> list[int]:
+    """The order in which training sees the records: ``max_steps * batch_size`` indices, one batch per step.
+
+    Each pass over the data is a fresh seeded shuffle; the records of one step are then sorted by length
+    (longest first) when ``recipe.group_by_length``, so a micro-batch holds conversations of similar
+    length and carries little padding. Sorting inside a step never moves a record to another step, so
+    the update of every step, and its loss, is the same whatever the micro-batch.
+    """
+    if len(lengths) != len(records) or not records:
+        raise ValueError(f"need one length per record, got {len(lengths)} for {len(records)} records")
+    rng = random.Random(recipe.seed)
+    stream: list[int] = []
+    while len(stream) < recipe.max_steps * recipe.batch_size:
+        one_pass = list(range(len(records)))
+        rng.shuffle(one_pass)
+        stream += one_pass
+    stream = stream[: recipe.max_steps * recipe.batch_size]
+    if recipe.group_by_length:
+        steps = [stream[i:i + recipe.batch_size] for i in range(0, len(stream), recipe.batch_size)]
+        stream = [i for step in steps for i in sorted(step, key=lambda j: -lengths[j])]
+    return stream
 
 
 def count_parameters(model) -> tuple[int, int]:
@@ -259,20 +326,34 @@ def _quiet_renames():
 
 
 def _sft_config(recipe: Recipe, output_dir: Path, on_gpu: bool, bf16: bool, **extra):
+    """TRL's SFTConfig for the recipe. On CPU: micro-batches with accumulation, bf16 autocast only when asked
+    (``bf16``), no gradient checkpointing (TRL turns bf16 and checkpointing on by default)."""
+    import dataclasses
+
     from trl import SFTConfig
 
+    micro = recipe.micro_batch(on_gpu)
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    if "train_sampling_strategy" in fields:  # transformers >= 5.2x: the data comes in step_order already
+        extra["train_sampling_strategy"] = "sequential"
     with _quiet_renames():
         return SFTConfig(
-            output_dir=str(output_dir), max_steps=recipe.max_steps, per_device_train_batch_size=recipe.batch_size,
-            gradient_accumulation_steps=recipe.gradient_accumulation_steps, learning_rate=recipe.learning_rate,
+            output_dir=str(output_dir), max_steps=recipe.max_steps, per_device_train_batch_size=micro,
+            gradient_accumulation_steps=recipe.batch_size // micro, learning_rate=recipe.learning_rate,
             warmup_steps=recipe.warmup_steps, lr_scheduler_type="linear", logging_steps=1, save_strategy="no",
             report_to="none", seed=recipe.seed, data_seed=recipe.seed, max_length=recipe.max_length,
-            packing=False, use_cpu=not on_gpu, bf16=on_gpu and bf16, fp16=on_gpu and not bf16,
-            # on CPU: no bf16 emulation and no gradient checkpointing (TRL turns both on by default)
+            packing=False, use_cpu=not on_gpu, bf16=bf16, fp16=on_gpu and not bf16,
             gradient_checkpointing=False if not on_gpu else extra.pop("gradient_checkpointing", False),
             optim="adamw_torch" if not on_gpu else extra.pop("optim", "adamw_8bit"),
             dataloader_num_workers=0, disable_tqdm=False, **extra,
         )
+
+
+def _ordered(records: Sequence[Mapping], tokenizer, recipe: Recipe) -> list[Mapping]:
+    """The records repeated and ordered as training will see them (``step_order``)."""
+    lengths = [count_tokens(tokenizer, check_conversation(r, f"training record {i} ({r.get('id', 'no id')})"))
+               for i, r in enumerate(records)]
+    return [records[i] for i in step_order(records, lengths, recipe)]
 
 
 def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_dir: str | Path | None = None,
@@ -293,15 +374,34 @@ def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_
     return _train_peft(gen, records, recipe, output_dir, callbacks)
 
 
-def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
-    """The CPU backend's SFTTrainer: LoRA (or every weight) on `gen.model`, prompt/completion data."""
+def _set_precision(gen, recipe: Recipe, on_gpu: bool) -> str:
+    """Put `gen.model` in the dtype training needs; return the precision used ('fp32', 'bf16' or 'bf16-autocast')."""
     import torch
+
+    if on_gpu:
+        return "gpu"
+    dtype = recipe.dtype()
+    weights = torch.bfloat16 if dtype == "bf16" and recipe.bf16_mode == "weights" and not recipe.full_finetune \
+        else torch.float32
+    if next(gen.model.parameters()).dtype != weights:
+        gen.model.to(weights)
+    if dtype == "fp32":
+        return "fp32"
+    return "bf16-weights" if weights == torch.bfloat16 else "bf16-autocast"
+
+
+def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
+    """The CPU backend's SFTTrainer: LoRA (or every weight) on `gen.model`, prompt/completion data in step order.
+
+    The trainer sees ``max_steps * batch_size`` records, in the order of ``step_order``, read sequentially.
+    """
     from peft import get_peft_model
     from transformers import set_seed
     from trl import SFTTrainer
 
     set_seed(recipe.seed)
     on_gpu = gen.device == "cuda"
+    precision = _set_precision(gen, recipe, on_gpu)
     model = gen.model
     if recipe.full_finetune:
         for p in model.parameters():
@@ -309,12 +409,22 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
     else:
         with _quiet_renames():
             model = get_peft_model(model, lora_config(recipe))
-    config = _sft_config(recipe, output_dir, on_gpu, bf16=on_gpu and torch.cuda.is_bf16_supported(),
-                         completion_only_loss=True)
+    bf16 = (on_gpu and _cuda_bf16()) or precision == "bf16-autocast"
+    config = _sft_config(recipe, output_dir, on_gpu, bf16=bf16, completion_only_loss=True)
     gen.tokenizer.padding_side = "right"  # training pads on the right; generation switches back to left
+    sequential = getattr(config, "train_sampling_strategy", None) == "sequential"
+    ordered = _ordered(records, gen.tokenizer, recipe) if sequential else records
     with _quiet_renames():
-        return SFTTrainer(model=model, args=config, train_dataset=to_prompt_completion(records),
-                          processing_class=gen.tokenizer, callbacks=list(callbacks))
+        trainer = SFTTrainer(model=model, args=config, train_dataset=to_prompt_completion(ordered),
+                             processing_class=gen.tokenizer, callbacks=list(callbacks))
+    trainer.course_precision = precision
+    return trainer
+
+
+def _cuda_bf16() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def _train_peft(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:
@@ -323,34 +433,76 @@ def _train_peft(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> Tr
     return _run(trainer, gen, trainer.model, recipe, "full" if recipe.full_finetune else "peft", peak)
 
 
-def _train_unsloth(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:
+def unsloth_source(gen) -> str:
+    """What Unsloth loads for `gen`: the local safetensors folder of the embedded model, else the hub id."""
+    from . import models
+
+    return str(models.embedded_generator_dir(progress=None)) if env.is_embedded(gen.model_id) else gen.model_id
+
+
+def unsloth_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
+    """The Unsloth backend's trainer: FastLanguageModel + SFTTrainer on chat text + train_on_responses_only.
+
+    On a CUDA tier: 4-bit on t4 (fp16), bf16 on a100, 8-bit AdamW. On CPU (Unsloth's CPU backend,
+    ``COURSE_FINETUNE_BACKEND=unsloth``): the weights in the machine's precision (bf16 only where the CPU
+    has it natively), no 4-bit (a 4-bit model cannot be merged on CPU), plain AdamW, micro-batches.
+    The model Unsloth loaded is ``trainer.model``; its tokenizer is ``trainer.processing_class``.
+    """
+    import torch
+
+    on_gpu = gen.device == "cuda"
+    if not on_gpu:  # Unsloth's CPU backend reads this when it is imported
+        os.environ["UNSLOTH_CPU_BF16"] = "1" if recipe.dtype() == "bf16" else "0"
     from unsloth import FastLanguageModel  # noqa: I001 - Unsloth must be imported before trl and peft
     from unsloth.chat_templates import train_on_responses_only
-    import torch
     from datasets import Dataset
+    from transformers import set_seed
     from trl import SFTTrainer
 
+    set_seed(recipe.seed)
     settings = env.TIERS[gen.tier]
+    dtype = None if on_gpu else (torch.bfloat16 if recipe.dtype() == "bf16" else torch.float32)
     model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=gen.model_id, max_seq_length=recipe.max_length, dtype=None, load_in_4bit=settings["load_in_4bit"])
+        model_name=unsloth_source(gen), max_seq_length=recipe.max_length, dtype=dtype,
+        load_in_4bit=bool(settings["load_in_4bit"]) and on_gpu, full_finetuning=recipe.full_finetune)
     if not recipe.full_finetune:
         model = FastLanguageModel.get_peft_model(
             model, r=recipe.r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
             target_modules=list(recipe.target_modules), use_gradient_checkpointing="unsloth",
             random_state=recipe.seed)
-    peak = _MemoryProbe()
+    _prepare_tokenizer_like(getattr(gen, "tokenizer", None), tokenizer)
+    ordered = _ordered(records, tokenizer, recipe)
     text = Dataset.from_list([{"text": tokenizer.apply_chat_template(check_conversation(r, f"record {i}"),
                                                                     tokenize=False)}
-                              for i, r in enumerate(records)])
-    config = _sft_config(recipe, output_dir, on_gpu=True, bf16=torch.cuda.is_bf16_supported(),
-                         dataset_text_field="text", optim="adamw_8bit")
+                              for i, r in enumerate(ordered)])
+    config = _sft_config(recipe, output_dir, on_gpu=on_gpu, bf16=on_gpu and _cuda_bf16(), dataset_text_field="text",
+                         optim="adamw_8bit" if on_gpu else "adamw_torch")
     trainer = SFTTrainer(model=model, args=config, train_dataset=text, processing_class=tokenizer,
                          callbacks=list(callbacks))
     instruction_part, response_part = response_template_parts(tokenizer)
     trainer = train_on_responses_only(trainer, instruction_part=instruction_part, response_part=response_part)
+    trainer.course_precision = "gpu" if on_gpu else ("bf16-weights" if dtype == torch.bfloat16 else "fp32")
+    trainer.course_model, trainer.course_tokenizer = model, tokenizer
+    return trainer
+
+
+def _train_unsloth(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:
+    from unsloth import FastLanguageModel
+
+    peak = _MemoryProbe()
+    trainer = unsloth_trainer(gen, records, recipe, output_dir, callbacks)
+    model, tokenizer = trainer.course_model, trainer.course_tokenizer
     run = _run(trainer, gen, model, recipe, "unsloth", peak, tokenizer=tokenizer)
     FastLanguageModel.for_inference(model)
+    gen.device = "cuda" if gen.device == "cuda" else "cpu"
+    gen.backend = "unsloth"
     return run
+
+
+def _prepare_tokenizer_like(reference, tokenizer) -> None:
+    """Give Unsloth's tokenizer the padding the course's generation expects (left, pad = end of turn)."""
+    if getattr(tokenizer, "pad_token", "") is None:
+        tokenizer.pad_token = getattr(reference, "pad_token", None) or tokenizer.eos_token
 
 
 def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> TrainRun:
@@ -362,8 +514,8 @@ def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> Tra
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
             raise RuntimeError(
-                "the GPU ran out of memory while training. Lower Recipe.batch_size (and raise "
-                "gradient_accumulation_steps to keep the effective batch), or Recipe.max_length; on a T4 keep "
+                "the GPU ran out of memory while training. Set Recipe.micro_batch_size below Recipe.batch_size "
+                "(gradients are accumulated, the effective batch stays), or lower Recipe.max_length; on a T4 keep "
                 "the 4-bit model of the t4 tier.") from exc
         raise
     tokenizer = tokenizer or gen.tokenizer
@@ -377,7 +529,11 @@ def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> Tra
     gen.tokenizer = tokenizer
     return TrainRun(model=model, tokenizer=tokenizer, backend=backend_name, recipe=recipe, losses=losses,
                     seconds=seconds, tokens=int(tokens), trainable_parameters=trainable, total_parameters=total,
-                    peak_memory_gb=round(peak(), 2), info={"device": gen.device, "model_id": gen.model_id})
+                    peak_memory_gb=round(peak(), 2),
+                    info={"device": gen.device, "model_id": gen.model_id,
+                          "precision": getattr(trainer, "course_precision", None),
+                          "micro_batch_size": trainer.args.per_device_train_batch_size,
+                          "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,9 +584,17 @@ def load_adapter(gen, name_or_path: str | Path):
 
 
 def merge(gen):
-    """Fold the LoRA weights into the base weights (no adapter layers left; same outputs, faster inference)."""
+    """Fold the LoRA weights into the base weights (no adapter layers left; same outputs, faster inference).
+
+    The merge is done in fp32 and the merged model stays fp32: adding a small LoRA update to bf16 weights
+    would round most of it away (bf16 keeps 8 significant bits), so a bf16 base is upcast first.
+    """
+    import torch
+
     if not hasattr(gen.model, "merge_and_unload"):
         raise ValueError("this model has no LoRA adapter to merge")
+    if next(gen.model.parameters()).dtype != torch.float32:
+        gen.model.to(torch.float32)
     gen.model = gen.model.merge_and_unload()
     gen.model.eval()
     return gen
@@ -450,7 +614,7 @@ def export_gguf(run_or_gen, folder: str | Path, quantization: str = "q4_k_m") ->
 # Runs in a separate process, for clean memory figures
 # ---------------------------------------------------------------------------------------------
 
-def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int) -> None:
+def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int, options: dict) -> None:
     """Child process: load the base model, train, evaluate, and send back the figures."""
     import resource
 
@@ -461,34 +625,53 @@ def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int)
     os.dup2(quiet, 2)
     try:
         env.configure()
-        gen = models.load_generator()
+        if options.get("backend") == "unsloth":
+            import unsloth  # noqa: F401 - first, before transformers, trl and peft
+        gen = models.load_generator(dtype=options.get("load_dtype"))
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
         run = train(gen, chat_records(mix), Recipe(**recipe))
-        results = tasks.run(gen, eval_task, data.load_task(eval_task, "test")[:n_eval], progress=False)
-        conn.send({"trainable_parameters": run.trainable_parameters, "total_parameters": run.total_parameters,
-                   "seconds_per_step": run.seconds_per_step, "tokens_per_second": run.tokens_per_second,
-                   "final_loss": run.losses[-1][1] if run.losses else None,
-                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
-                   "rss_after_load_gb": rss_before,
-                   "score": sum(r["score"] for r in results) / len(results)})
+        eval_dtype = options.get("eval_dtype")
+        if eval_dtype and hasattr(gen.model, "parameters"):
+            import torch
+
+            gen.model.to(torch.bfloat16 if eval_dtype == "bf16" else torch.float32)
+        result = {"trainable_parameters": run.trainable_parameters, "total_parameters": run.total_parameters,
+                  "seconds_per_step": run.seconds_per_step, "tokens_per_second": run.tokens_per_second,
+                  "final_loss": run.losses[-1][1] if run.losses else None, "losses": run.losses,
+                  "peak_memory_gb": run.peak_memory_gb, "backend": run.backend, **run.info,
+                  "rss_after_load_gb": rss_before}
+        if n_eval:
+            start = time.perf_counter()
+            results = tasks.run(gen, eval_task, data.load_task(eval_task, "test")[:n_eval], progress=False,
+                                batch_size=options.get("eval_batch_size"),
+                                sort_by_length=options.get("sort_by_length", True))
+            result |= {"score": sum(r["score"] for r in results) / len(results),
+                       "scores": [r["score"] for r in results], "eval_seconds": time.perf_counter() - start}
+        result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        conn.send(result)
     except Exception as exc:  # sent back and re-raised in the parent, with its message
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
     finally:
         conn.close()
 
 
-def train_isolated(mix: Mapping[str, int | None], recipe: Recipe, eval_task: str, n_eval: int = 20) -> dict:
+def train_isolated(mix: Mapping[str, int | None], recipe: Recipe, eval_task: str, n_eval: int = 20,
+                   **options) -> dict:
     """Train and evaluate in a fresh process, so its peak memory (``peak_rss_gb``) belongs to this run alone.
 
     In one process, memory freed by an earlier run is reused by the next and the figures blur; a
     process of its own starts from zero. Costs a few seconds of start-up (imports, model load).
+    ``options``: ``load_dtype`` ('fp32'/'bf16', default the machine's), ``eval_dtype``, ``eval_batch_size``,
+    ``sort_by_length`` (evaluation settings), ``backend='unsloth'`` (import Unsloth first). ``n_eval=0``
+    skips the evaluation.
     """
     import multiprocessing
 
     recipe.check()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_isolated_worker, args=(child, dict(mix), asdict(recipe), eval_task, n_eval))
+    process = context.Process(target=_isolated_worker,
+                              args=(child, dict(mix), asdict(recipe), eval_task, n_eval, dict(options)))
     process.start()
     child.close()
     try:

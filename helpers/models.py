@@ -274,10 +274,12 @@ def unsloth_available() -> bool:
     return env.detect_runtime().cuda and importlib.util.find_spec("unsloth") is not None
 
 
-def load_generator(tier: str | None = None, model_id: str | None = None, max_seq_length: int = 2048) -> Generator:
+def load_generator(tier: str | None = None, model_id: str | None = None, max_seq_length: int = 2048,
+                   dtype: str | None = None) -> Generator:
     """Load the chat model for `tier` (default: picked from the hardware) and its tokenizer.
 
-    cpu: the embedded SmolLM2 from the safetensors cache (built on first use), fp32.
+    cpu: the embedded SmolLM2 from the safetensors cache (built on first use), in ``dtype`` (None: the
+    machine's, ``env.compute_dtype``: bf16 weights where the CPU has native bf16, else fp32).
     t4 / a100: the hub model, through Unsloth's FastLanguageModel when installed (4-bit on t4,
     bf16 on a100), else through transformers with device_map="auto".
     """
@@ -285,15 +287,18 @@ def load_generator(tier: str | None = None, model_id: str | None = None, max_seq
     env.configure(tier)
     model_id = env._check_model(model_id, env.MODELS, "model_id") if model_id else env.generator_id(tier)
     settings = env.TIERS[tier]
+    if env.finetune_backend(tier) == "unsloth":
+        import unsloth  # noqa: F401 - Unsloth patches transformers, TRL and PEFT: it must be imported before them
     if env.is_embedded(model_id):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = embedded_generator_dir()
+        weights = torch.float32 if tier != "cpu" else _cpu_dtype(dtype)
         start = time.perf_counter()  # the load itself, after imports and any one-time conversion
         with _quiet_loading():
             tokenizer = AutoTokenizer.from_pretrained(folder)
-            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=weights)
         model.eval()
         device, backend = "cpu", "transformers"
         if tier != "cpu":
@@ -315,16 +320,26 @@ def load_generator(tier: str | None = None, model_id: str | None = None, max_seq
         if env.is_offline():
             _check_hub_cache(model_id)
         start = time.perf_counter()
-        dtype = getattr(torch, settings["dtype"]) if tier != "cpu" else torch.float32
+        weights = getattr(torch, settings["dtype"]) if tier != "cpu" else _cpu_dtype(dtype)
         tokenizer = AutoTokenizer.from_pretrained(model_id)
-        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype, device_map="auto" if tier != "cpu" else None)
+        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=weights, device_map="auto" if tier != "cpu" else None)
         model.eval()
         device, backend = ("cuda" if tier != "cpu" else "cpu"), "transformers"
     _prepare_tokenizer(tokenizer)
     info = {"load_seconds": round(time.perf_counter() - start, 2),
-            "parameters": sum(p.numel() for p in model.parameters())}
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "dtype": str(next(model.parameters()).dtype).replace("torch.", "")}
     return Generator(model=model, tokenizer=tokenizer, model_id=model_id, tier=tier, device=device,
                      backend=backend, info=info)
+
+
+def _cpu_dtype(dtype: str | None):
+    """torch dtype for CPU weights: `dtype` ('fp32' or 'bf16') if given, else ``env.compute_dtype()``."""
+    import torch
+
+    if dtype is not None and dtype not in env.DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {list(env.DTYPES)} or None (from the machine)")
+    return torch.bfloat16 if (dtype or env.compute_dtype()) == "bf16" else torch.float32
 
 
 def _check_hub_cache(model_id: str) -> None:

@@ -142,10 +142,11 @@ def score(task: str, item: dict, output: str, version: int = 1, conn=None) -> di
 MAX_NEW_TOKENS = {"qa_static": 32, "qa_live": 32, "multihop": 32, "json_extraction": 96, "tone": 80, "sql": 72}
 
 
-def run(gen, task: str, items: list[dict], batch_size: int = 8, system: str | None = None, version: int = 1,
-        progress: bool = True, contexts=None, max_words: int = 300) -> list[dict]:
+def run(gen, task: str, items: list[dict], batch_size: int | None = None, system: str | None = None, version: int = 1,
+        progress: bool = True, contexts=None, max_words: int = 300, sort_by_length: bool = True) -> list[dict]:
     """Generate an answer for every item and score it: one dict per item with id, output and the scores.
 
+    ``batch_size`` None uses ``generate.EVAL_BATCH_SIZE`` (the batch measured fastest for evaluation).
     ``contexts``, when given, holds one list of retrieved ``rag.Hit`` per item (the RAG systems); each
     result then also records ``prompt_tokens``.
     """
@@ -160,7 +161,9 @@ def run(gen, task: str, items: list[dict], batch_size: int = 8, system: str | No
     conn = data.analytics_db() if task == "sql" else None
     prompts = [messages(task, it, system=system, version=version, context=ctx, max_words=max_words)
                for it, ctx in zip(items, contexts, strict=True)]
-    out = generate.generate(gen, prompts, max_new_tokens=MAX_NEW_TOKENS[task], batch_size=batch_size, progress=progress)
+    out = generate.generate(gen, prompts, max_new_tokens=MAX_NEW_TOKENS[task],
+                            batch_size=batch_size or generate.EVAL_BATCH_SIZE, progress=progress,
+                            sort_by_length=sort_by_length)
     return [{"id": it["id"], "task": task, "output": text, "prompt_tokens": n,
              **score(task, it, text, version=version, conn=conn)}
             for it, text, n in zip(items, out.texts, out.prompt_tokens, strict=True)]

@@ -10,7 +10,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 
 COURSE_VARS = ("COURSE_TIER", "COURSE_MODEL", "COURSE_EMBEDDER", "COURSE_ALLOW_ANY_MODEL", "COURSE_PROFILE",
-               "COURSE_OFFLINE")
+               "COURSE_OFFLINE", "COURSE_DTYPE", "COURSE_FINETUNE_BACKEND")
 
 
 @pytest.fixture
@@ -27,6 +27,14 @@ def generator():
     from helpers import models
 
     return models.load_generator(tier="cpu")
+
+
+@pytest.fixture(scope="session")
+def generator_fp32():
+    """The embedded generator in fp32 whatever the CPU (for checks that compare numbers to 1e-3)."""
+    from helpers import models
+
+    return models.load_generator(tier="cpu", dtype="fp32")
 
 
 @pytest.fixture(scope="session")

@@ -105,9 +105,85 @@ def test_configure_offline_under_ci(clean_env):
 
 
 def test_report_rows(clean_env):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    clean_env.setattr(importlib.util, "find_spec", lambda name: object() if name == "unsloth" else real(name))
     rows = dict(env.report(Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=14.7, bf16=False)))
     assert rows["tier"] == "t4" and "Tesla T4" in rows["GPU"] and rows["fine-tuning backend"] == "unsloth"
-    assert rows["why"] == env.TIERS["t4"]["why"]
+    assert rows["why"] == env.TIERS["t4"]["why"] and rows["precision"] == "float16"
+    clean_env.setattr(importlib.util, "find_spec", lambda name: None if name == "unsloth" else real(name))
+    rows = dict(env.report(Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=14.7, bf16=False)))
+    assert rows["fine-tuning backend"] == "peft", "the report says what will run, not what the tier hopes for"
+    rows = dict(env.report(Runtime(cpu_bf16=True)))
+    assert rows["CPU bf16"].startswith("native") and rows["precision"] == "bf16 (from the CPU)"
+    assert dict(env.report(Runtime(cpu_bf16=False)))["precision"] == "fp32 (from the CPU)"
+
+
+X86_AMX = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+X86_OLD = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+ARM_BF16 = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
+ARM_OLD = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes\n"
+
+
+@pytest.mark.parametrize(("cpuinfo", "native"), [(X86_AMX, True), (X86_OLD, False), (ARM_BF16, True), (ARM_OLD, False),
+                                                 ("", False)])
+def test_native_bf16_follows_the_cpu_flags(tmp_path, cpuinfo, native):
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    assert env.native_bf16(env.cpu_flags(path)) is native
+
+
+def test_missing_cpuinfo_means_no_bf16(tmp_path):
+    assert env.cpu_flags(tmp_path / "absent") == frozenset() or sys.platform == "darwin"
+
+
+def test_compute_dtype_follows_the_cpu_and_the_override(clean_env):
+    clean_env.delenv("COURSE_DTYPE", raising=False)
+    assert env.compute_dtype(Runtime(cpu_bf16=True)) == "bf16"
+    assert env.compute_dtype(Runtime(cpu_bf16=False)) == "fp32"
+    clean_env.setenv("COURSE_DTYPE", "fp32")
+    assert env.compute_dtype(Runtime(cpu_bf16=True)) == "fp32"
+    clean_env.setenv("COURSE_DTYPE", "BF16")
+    assert env.compute_dtype(Runtime(cpu_bf16=True)) == "bf16"
+    assert env.compute_dtype(Runtime(cuda=True, bf16=False)) == "fp32", "on a GPU the GPU decides"
+
+
+def test_bad_dtype_names_the_allowed_values(clean_env):
+    clean_env.setenv("COURSE_DTYPE", "fp16")
+    with pytest.raises(ValueError, match=r"unknown COURSE_DTYPE 'fp16'.*\['fp32', 'bf16'\]"):
+        env.compute_dtype(Runtime())
+
+
+def test_bf16_without_hardware_warns_once(clean_env):
+    clean_env.setenv("COURSE_DTYPE", "bf16")
+    clean_env.setattr(env, "_warned_slow_bf16", False)
+    with pytest.warns(UserWarning, match="COURSE_DTYPE=fp32"):
+        assert env.compute_dtype(Runtime(cpu_bf16=False)) == "bf16"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.compute_dtype(Runtime(cpu_bf16=False))  # the second call is quiet
+
+
+def test_finetune_backend_override(clean_env):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    clean_env.setenv("COURSE_FINETUNE_BACKEND", "deepspeed")
+    with pytest.raises(ValueError, match=r"unknown COURSE_FINETUNE_BACKEND 'deepspeed'.*\['peft', 'unsloth'\]"):
+        env.finetune_backend("cpu")
+    clean_env.setenv("COURSE_FINETUNE_BACKEND", "unsloth")
+    clean_env.setattr(importlib.util, "find_spec", lambda name: None if name == "unsloth" else real(name))
+    with pytest.raises(RuntimeError, match="make setup-unsloth"):
+        env.finetune_backend("cpu")
+    clean_env.setattr(importlib.util, "find_spec", lambda name: object() if name == "unsloth" else real(name))
+    assert env.finetune_backend("cpu", Runtime()) == "unsloth", "Unsloth's CPU backend on request"
+    clean_env.setenv("COURSE_FINETUNE_BACKEND", "peft")
+    assert env.finetune_backend("t4", Runtime(cuda=True)) == "peft"
+    clean_env.delenv("COURSE_FINETUNE_BACKEND")
+    assert env.finetune_backend("cpu", Runtime()) == "peft" and env.finetune_backend("t4", Runtime(cuda=True)) == "unsloth"
 
 
 def test_paths_follow_environment(clean_env, tmp_path):

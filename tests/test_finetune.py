@@ -1,6 +1,7 @@
 """Fine-tuning: chat data, masking, recipe checks, backend choice (Unsloth faked), save/reload/merge equality."""
 
 import json
+import os
 import sys
 import types
 
@@ -40,10 +41,43 @@ def test_bad_record_error_names_the_record():
         finetune.to_prompt_completion(records)
 
 
-@pytest.mark.parametrize(("field", "value"), [("r", 0), ("max_steps", -1), ("learning_rate", 2.0), ("lora_dropout", 1.0)])
+@pytest.mark.parametrize(("field", "value"), [("r", 0), ("max_steps", -1), ("learning_rate", 2.0), ("lora_dropout", 1.0),
+                                              ("precision", "fp16"), ("bf16_mode", "amp"), ("micro_batch_size", 0)])
 def test_recipe_checks(field, value):
     with pytest.raises(ValueError, match=f"Recipe.{field}"):
         finetune.Recipe(**{field: value}).check()
+
+
+def test_micro_batch_larger_than_the_batch_is_refused():
+    with pytest.raises(ValueError, match=r"micro_batch_size \(16\) is larger than Recipe.batch_size \(8\)"):
+        finetune.Recipe(batch_size=8, micro_batch_size=16).check()
+    with pytest.raises(ValueError, match="must divide"):
+        finetune.Recipe(batch_size=8, micro_batch_size=3).check()
+
+
+def test_micro_batch_defaults():
+    assert finetune.Recipe(batch_size=8).micro_batch(on_gpu=False) == finetune.CPU_MICRO_BATCH
+    assert finetune.Recipe(batch_size=8).micro_batch(on_gpu=True) == 8
+    assert finetune.Recipe(batch_size=1).micro_batch() == 1
+    assert finetune.Recipe(batch_size=9).micro_batch() in (1, 3) and 9 % finetune.Recipe(batch_size=9).micro_batch() == 0
+    assert finetune.Recipe(batch_size=8, micro_batch_size=4).micro_batch(on_gpu=True) == 4
+
+
+def test_step_order_keeps_each_step_and_sorts_inside_it():
+    records = [{"id": i} for i in range(10)]
+    lengths = [5, 50, 7, 30, 2, 90, 11, 40, 3, 60]
+    recipe = finetune.Recipe(max_steps=4, batch_size=4)
+    plain = finetune.step_order(records, lengths, finetune.Recipe(max_steps=4, batch_size=4, group_by_length=False))
+    grouped = finetune.step_order(records, lengths, recipe)
+    assert len(grouped) == 16
+    for step in range(4):
+        a, b = plain[step * 4:(step + 1) * 4], grouped[step * 4:(step + 1) * 4]
+        assert sorted(a) == sorted(b), "sorting never moves a record to another step"
+        assert [lengths[i] for i in b] == sorted((lengths[i] for i in b), reverse=True)
+    assert sorted(plain[:10]) == list(range(10)), "the first pass sees every record once"
+    assert finetune.step_order(records, lengths, recipe) == grouped, "seeded"
+    with pytest.raises(ValueError, match="one length per record"):
+        finetune.step_order(records, lengths[:3], recipe)
 
 
 @pytest.mark.slow
@@ -87,8 +121,10 @@ def test_backend_choice(monkeypatch):
     assert finetune.backend("t4") == "unsloth" and finetune.backend("cpu") == "peft"
 
 
-def test_unsloth_path_uses_the_same_recipe(monkeypatch, tmp_path):
-    """With a fake unsloth, the GPU path calls FastLanguageModel and train_on_responses_only with the recipe."""
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_unsloth_path_uses_the_same_recipe(monkeypatch, tmp_path, device):
+    """With a fake unsloth, the GPU path calls FastLanguageModel and train_on_responses_only with the recipe;
+    on CPU (Unsloth's CPU backend) it asks for no 4-bit, no 8-bit optimizer and the machine's precision."""
     calls = {}
     tokenizer = types.SimpleNamespace(apply_chat_template=lambda conv, tokenize=False, add_generation_prompt=False:
                                       "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in conv)
@@ -123,6 +159,7 @@ def test_unsloth_path_uses_the_same_recipe(monkeypatch, tmp_path):
     class FakeTrainer:
         def __init__(self, **kwargs):
             calls["trainer"] = kwargs
+            self.model = kwargs["model"]
 
     import trl
 
@@ -131,19 +168,27 @@ def test_unsloth_path_uses_the_same_recipe(monkeypatch, tmp_path):
     monkeypatch.setattr(finetune, "_MemoryProbe", lambda: (lambda: 0.0))
     monkeypatch.setattr(finetune, "_run", lambda trainer, gen, model, recipe, name, peak, tokenizer=None: name)
     monkeypatch.setattr(finetune, "backend", lambda tier=None: "unsloth")
-    gen = types.SimpleNamespace(tier="t4", model_id="unsloth/Llama-3.2-1B-Instruct", device="cuda")
-    assert finetune.train(gen, finetune.chat_records({"tone": 4}), finetune.Recipe(), tmp_path) == "unsloth"
-    assert calls["from_pretrained"]["load_in_4bit"] is True
+    gen = types.SimpleNamespace(tier="t4", model_id="unsloth/Llama-3.2-1B-Instruct", device=device)
+    recipe = finetune.Recipe(precision="fp32", max_steps=2, batch_size=2)
+    assert finetune.train(gen, finetune.chat_records({"tone": 4}), recipe, tmp_path) == "unsloth"
+    assert calls["from_pretrained"]["load_in_4bit"] is (device == "cuda")
+    assert calls["from_pretrained"]["model_name"] == "unsloth/Llama-3.2-1B-Instruct"
     assert calls["get_peft_model"] == {"r": 16, "lora_alpha": 16, "lora_dropout": 0.0,
                                        "target_modules": list(finetune.TARGET_MODULES),
                                        "use_gradient_checkpointing": "unsloth", "random_state": 3407}
     assert calls["parts"] == ("<|im_start|>user\n", "<|im_start|>assistant\n") and calls["for_inference"]
-    assert len(calls["trainer"]["train_dataset"]) == 4 and calls["trainer"]["args"]["optim"] == "adamw_8bit"
+    assert len(calls["trainer"]["train_dataset"]) == 4, "max_steps x batch_size conversations, in step order"
+    assert calls["trainer"]["args"]["optim"] == ("adamw_8bit" if device == "cuda" else "adamw_torch")
+    if device == "cpu":
+        import torch
+
+        assert calls["from_pretrained"]["dtype"] == torch.float32 and os.environ["UNSLOTH_CPU_BF16"] == "0"
 
 
 @pytest.mark.slow
 def test_save_reload_merge_give_identical_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    monkeypatch.setenv("COURSE_DTYPE", "fp32")
     gen = models.load_generator(tier="cpu")
     run = finetune.train(gen, finetune.chat_records({"json_extraction": 8}),
                          finetune.Recipe(max_steps=2, batch_size=2, learning_rate=1e-3), tmp_path / "run")
@@ -164,6 +209,52 @@ def test_save_reload_merge_give_identical_outputs(tmp_path, monkeypatch):
         finetune.load_adapter(models.load_generator(tier="cpu"), "test-adapter")
     with pytest.raises(FileNotFoundError, match="no adapter"):
         finetune.load_adapter(models.load_generator(tier="cpu"), "missing-adapter")
+
+
+@pytest.mark.slow
+def test_merging_a_bf16_trained_adapter_keeps_its_update(tmp_path, monkeypatch):
+    """Trained on bf16 base weights, the adapter merges in fp32: merged == unmerged on an fp32 base."""
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    gen = models.load_generator(tier="cpu", dtype="bf16")
+    run = finetune.train(gen, finetune.chat_records({"json_extraction": 8}),
+                         finetune.Recipe(max_steps=2, batch_size=2, learning_rate=1e-3, precision="bf16"), tmp_path)
+    finetune.save_adapter(run, "bf16-adapter")
+    prompts = [tasks.messages("json_extraction", it) for it in
+               __import__("helpers").data.load_task("json_extraction", "test")[:2]]
+    unmerged = finetune.load_adapter(models.load_generator(tier="cpu", dtype="fp32"), "bf16-adapter")
+    expected = generate.generate(unmerged, prompts, max_new_tokens=20, progress=False).texts
+    merged = finetune.merge(finetune.load_adapter(models.load_generator(tier="cpu", dtype="bf16"), "bf16-adapter"))
+    import torch
+
+    assert next(merged.model.parameters()).dtype == torch.float32
+    assert generate.generate(merged, prompts, max_new_tokens=20, progress=False).texts == expected
+
+
+@pytest.mark.slow
+def test_micro_batches_give_the_same_losses_in_fp32(tmp_path):
+    """Accumulating 4 micro-batches of 1 (or 2 of 2) is the same update as one batch of 4: identical losses."""
+    records = finetune.chat_records({"json_extraction": 6, "tone": 6})
+    losses = {}
+    for micro in (4, 2, 1):
+        gen = models.load_generator(tier="cpu", dtype="fp32")
+        run = finetune.train(gen, records, finetune.Recipe(max_steps=3, batch_size=4, micro_batch_size=micro,
+                                                           precision="fp32", learning_rate=1e-3), tmp_path / str(micro))
+        losses[micro] = [loss for _, loss in run.losses]
+        assert run.info["micro_batch_size"] == micro and run.info["gradient_accumulation_steps"] == 4 // micro
+    assert len(losses[4]) == 3
+    assert losses[2] == pytest.approx(losses[4], abs=2e-4) and losses[1] == pytest.approx(losses[4], abs=2e-4)
+
+
+@pytest.mark.slow
+def test_bf16_training_keeps_lora_weights_in_fp32(tmp_path):
+    gen = models.load_generator(tier="cpu", dtype="fp32")
+    run = finetune.train(gen, finetune.chat_records({"tone": 4}),
+                         finetune.Recipe(max_steps=1, batch_size=2, precision="bf16"), tmp_path)
+    import torch
+
+    lora = {p.dtype for n, p in run.model.named_parameters() if "lora_" in n}
+    base = {p.dtype for n, p in run.model.named_parameters() if "lora_" not in n}
+    assert lora == {torch.float32} and base == {torch.bfloat16} and run.info["precision"] == "bf16-weights"
 
 
 @pytest.mark.slow

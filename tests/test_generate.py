@@ -20,7 +20,8 @@ def test_logprobs_off_by_default(generator):
     assert generate.generate(generator, QUESTIONS[:1], max_new_tokens=4, progress=False).logprobs == []
 
 
-def test_greedy_logprobs_are_what_a_forward_pass_gives(generator):
+def test_greedy_logprobs_are_what_a_forward_pass_gives(generator_fp32):
+    generator = generator_fp32  # in bf16 the cached decode and a full forward pass round differently
     out = generate.generate(generator, QUESTIONS[:1], max_new_tokens=8, logprobs=True, progress=False)
     scored = generate.completion_logprobs(generator, QUESTIONS[:1], out.texts)[0]
     # the decoded text may tokenise one token differently at the end; the common prefix must agree
@@ -58,3 +59,36 @@ def test_completion_scoring_checks_its_input(generator):
         generate.completion_logprobs(generator, QUESTIONS, ["x"])
     with pytest.raises(ValueError, match="empty"):
         generate.completion_logprobs(generator, QUESTIONS[:1], ["  "])
+
+
+def test_length_sorted_batches_return_results_in_the_given_order(generator):
+    questions = ["Hi.", "Explain in detail why the sky looks blue during the day and red at sunset, please.",
+                 "Name a colour.", "What is 2 + 2? Answer with a number only."]
+    together = generate.generate(generator, questions, max_new_tokens=6, batch_size=4, progress=False)
+    alone = [generate.generate(generator, [q], max_new_tokens=6, batch_size=1, progress=False) for q in questions]
+    assert together.prompt_tokens == [a.prompt_tokens[0] for a in alone], "each result sits at its prompt's place"
+    assert sorted(together.prompt_tokens) != together.prompt_tokens, "the prompts were not already sorted"
+    unsorted = generate.generate(generator, questions, max_new_tokens=6, batch_size=4, progress=False,
+                                 sort_by_length=False)
+    assert unsorted.prompt_tokens == together.prompt_tokens
+
+
+def test_a_batch_stops_when_every_sequence_has_ended(generator):
+    import torch
+
+    calls = []
+    real = generator.model.generate
+
+    def spy(**kwargs):
+        out = real(**kwargs)
+        calls.append(out.sequences.shape[1] - kwargs["input_ids"].shape[1])
+        return out
+
+    generator.model.generate = spy
+    try:
+        out = generate.generate(generator, ["Say OK.", "Say yes."], max_new_tokens=200, batch_size=2, progress=False)
+    finally:
+        del generator.model.generate
+    assert max(out.new_tokens) < 200 and calls[0] == max(out.new_tokens) < 200, \
+        "generation ran past the end of every sequence"
+    assert isinstance(out.seconds, float) and torch.is_tensor(torch.tensor(out.new_tokens))

@@ -164,8 +164,9 @@ def test_generator_loads_from_cache_and_chats(generator):
 
 
 @pytest.mark.slow
-def test_cache_matches_the_gguf(generator):
+def test_cache_matches_the_gguf(generator_fp32):
     """The converted safetensors model computes the same logits as the GGUF loaded directly."""
+    generator = generator_fp32
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -186,6 +187,29 @@ def test_batched_generation_matches_batch_of_one(generator):
     assert len(many.texts) == 3 and all(many.new_tokens) and many.tokens_per_second > 0
     # left padding must not change greedy answers (allow fp32 drift on at most one of three)
     assert sum(a == b for a, b in zip(one.texts, many.texts, strict=True)) >= 2
+
+
+@pytest.mark.slow
+def test_bf16_scores_stay_within_noise_of_fp32(generator, generator_fp32):
+    """On the same 24 tone items, bf16 weights score like fp32: the paired bootstrap interval of the
+    difference holds 0 (a broken bf16 path, say garbled text, would put it far below)."""
+    import torch
+
+    from helpers import data, systems, tasks
+
+    bf16 = generator if next(generator.model.parameters()).dtype == torch.bfloat16 else \
+        models.load_generator(tier="cpu", dtype="bf16")
+    items = data.load_task("tone", "test")[:24]
+    a = [r["score"] for r in tasks.run(generator_fp32, "tone", items, progress=False)]
+    b = [r["score"] for r in tasks.run(bf16, "tone", items, progress=False)]
+    diff, low, high = systems.bootstrap_ci([y - x for x, y in zip(a, b, strict=True)])
+    assert low <= 0 <= high or abs(diff) < 0.05, f"bf16 - fp32 = {diff:.3f} [{low:.3f}, {high:.3f}]"
+    assert sum(b) / len(b) > 0.2, "bf16 replies no longer follow the basics of the brand voice"
+
+
+def test_load_generator_checks_the_dtype():
+    with pytest.raises(ValueError, match=r"unknown dtype 'fp16'.*\['fp32', 'bf16'\]"):
+        models.load_generator(tier="cpu", dtype="fp16")
 
 
 def test_conversation_shapes_are_checked():
