@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
-.PHONY: help setup course lab test smoke lint bench readme clean-workspace
+.PHONY: help setup setup-unsloth course lab test test-unsloth smoke lint bench readme clean-workspace
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +20,17 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	@touch $(STAMP)
 	@echo "setup done: $(VENV) is ready"
 
+# The Colab/GPU stack (requirements-gpu.txt: Unsloth, TRL 1.15, transformers 5.17) on this machine's CPU torch,
+# in its own venv: Unsloth's CPU backend runs the course's Unsloth path here. scripts/setup_unsloth.sh says why
+# each step is there; it builds in place and removes a half-built venv, and the stamp is written last.
+UVENV  := .venv-unsloth
+USTAMP := $(UVENV)/.installed
+
+setup-unsloth: $(USTAMP)  ## create .venv-unsloth: the GPU stack with Unsloth, on CPU torch (idempotent)
+
+$(USTAMP): requirements-gpu.txt requirements-models.txt requirements.txt pyproject.toml scripts/setup_unsloth.sh
+	PYTHON=$(PYTHON) bash scripts/setup_unsloth.sh
+
 course: setup  ## run every notebook in order, headless, outputs written in place (learner profile)
 	$(BIN)/python scripts/run_course.py $(NOTEBOOKS)
 
@@ -33,12 +44,23 @@ lint: setup  ## ruff over helpers, tests, scripts and notebooks
 # the converted model cache is shared with `make course`.
 TEST_WORKSPACE := $(CURDIR)/.course/test-workspace
 
-test: setup lint  ## unit tests, every notebook under nbval (ci profile, fresh workspace), then `make smoke`
-	$(BIN)/python -m pytest tests/ -q --durations=10 --ignore=tests/browser
+test: setup lint  ## unit tests, every notebook under nbval (ci profile, fresh workspace), `make test-unsloth`, `make smoke`
+	$(BIN)/python -m pytest tests/ -q --durations=10 --ignore=tests/browser --ignore=tests/unsloth
 	rm -rf $(TEST_WORKSPACE)
 	COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE) COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest $(PYTEST_NB) notebooks/ -q --durations=10
+	@$(MAKE) --no-print-directory test-unsloth
 	@$(MAKE) --no-print-directory smoke
+
+# The Unsloth path executed, not faked: tests/unsloth (real Unsloth training, adapters crossing both venvs) and
+# notebook 05 under nbval with COURSE_FINETUNE_BACKEND=unsloth, in .venv-unsloth. Needs .venv for the crossings.
+test-unsloth: setup setup-unsloth  ## the Unsloth path through Unsloth's CPU backend: its tests and notebook 05
+	COURSE_MAIN_PYTHON=$(CURDIR)/$(BIN)/python COURSE_CACHE_DIR=$(CURDIR)/.course/models \
+		$(UVENV)/bin/python -m pytest tests/unsloth -q -p no:cacheprovider --durations=5
+	rm -rf $(TEST_WORKSPACE)-unsloth
+	COURSE_FINETUNE_BACKEND=unsloth COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE)-unsloth \
+		COURSE_CACHE_DIR=$(CURDIR)/.course/models UNSLOTH_DISABLE_STATISTICS=1 \
+		$(UVENV)/bin/python -m pytest $(PYTEST_NB) notebooks/05_lora_finetune.ipynb -q --durations=5
 
 # JupyterLab in a real browser: Debian's chromium (installed here if missing; needs root or sudo) driven by
 # Playwright runs notebook 09 and moves its sliders. The kernel gets a temporary workspace and the shared

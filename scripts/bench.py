@@ -35,7 +35,8 @@ def median_of(fn, repeats: int) -> float:
 def machine() -> dict:
     rt = env.detect_runtime()
     return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": rt.cpu_count,
-            "gpu": rt.gpu_name, "python": rt.python, "torch": rt.torch}
+            "gpu": rt.gpu_name, "python": rt.python, "torch": rt.torch, "cpu_bf16": rt.cpu_bf16,
+            "cpu_bf16_flags": sorted(env.BF16_CPU_FLAGS & env.cpu_flags())}
 
 
 def retrieval_figures(repeats: int) -> dict[str, dict]:
@@ -75,9 +76,10 @@ def lora_figures(repeats: int, steps: int = 4) -> dict[str, dict]:
         for i in range(repeats):
             gen = models.load_generator()
             run = finetune.train(gen, records, finetune.Recipe(max_steps=steps, batch_size=8), Path(tmp) / str(i))
+            precision = run.info["precision"]
             rates.append(run.tokens_per_second)
     figures = {"lora_training_tokens_per_s": {"median": round(statistics.median(rates), 1), "repeats": repeats,
-                                              "steps": steps, "batch_size": 8}}
+                                              "steps": steps, "batch_size": 8, "precision": precision}}
     for batch_size, n_prompts in ((1, 8), (8, 16)):
         speed = [generate.generate(gen, PROMPTS[:n_prompts], max_new_tokens=48, batch_size=batch_size,
                                    progress=False).tokens_per_second for _ in range(repeats)]
@@ -125,11 +127,119 @@ def gate_figures(repeats: int, n_dev: int = 6, n_test: int = 6) -> dict[str, dic
     }
 
 
+EFFICIENCY_MIX = {"json_extraction": 64, "tone": 64, "sql": 64}  # the behaviour mix of 05, 192 conversations
+TODAY = {"batch_size": 8, "micro_batch_size": 8, "precision": "fp32", "group_by_length": False}  # before issue 14
+
+
+def _unsloth_run(recipe: dict, steps: int) -> dict | None:
+    """The same training through Unsloth's CPU backend, in .venv-unsloth (None when that venv is absent)."""
+    import subprocess
+
+    python = ROOT / ".venv-unsloth" / "bin" / "python"
+    if not (ROOT / ".venv-unsloth" / ".installed").is_file():
+        print("no .venv-unsloth (make setup-unsloth): the Unsloth rows are skipped")
+        return None
+    code = ("import json, os; from helpers import finetune\n"
+            f"r = finetune.train_isolated({EFFICIENCY_MIX!r}, finetune.Recipe(**{recipe!r}), 'json_extraction', "
+            "n_eval=0, backend='unsloth')\n"
+            "print(json.dumps({k: v for k, v in r.items() if k != 'losses'}))")
+    child_env = os.environ | {"COURSE_FINETUNE_BACKEND": "unsloth", "UNSLOTH_DISABLE_STATISTICS": "1"}
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=child_env, cwd=ROOT,
+                          timeout=1800)
+    if done.returncode:
+        raise RuntimeError(f"the Unsloth run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def efficiency_figures(steps: int = 12, speed_steps: int = 6, n_eval: int = 30) -> dict[str, dict]:
+    """Today's settings (batch 8, fp32, unsorted, eval batch 8) against the new ones, back to back, same data.
+
+    Each training run has a process of its own (clean peak memory). The two main runs also evaluate the
+    adapter on the same `n_eval` JSON-extraction test items, with that run's generation settings.
+    """
+    figures: dict[str, dict] = {"cpu_native_bf16": {"value": env.native_bf16(),
+                                                    "flags": sorted(env.BF16_CPU_FLAGS & env.cpu_flags())}}
+    new = {"batch_size": 8, "learning_rate": 1e-3, "max_steps": steps}
+    today = finetune.train_isolated(EFFICIENCY_MIX, finetune.Recipe(**TODAY, learning_rate=1e-3, max_steps=steps),
+                                    "json_extraction", n_eval=n_eval, load_dtype="fp32", eval_batch_size=8,
+                                    sort_by_length=False)
+    print(f"today: {today['tokens_per_second']:.0f} tokens/s, {today['peak_memory_gb']:.2f} GB", flush=True)
+    ours = finetune.train_isolated(EFFICIENCY_MIX, finetune.Recipe(**new), "json_extraction", n_eval=n_eval)
+    print(f"new: {ours['tokens_per_second']:.0f} tokens/s, {ours['peak_memory_gb']:.2f} GB", flush=True)
+    for name, run in (("today", today), ("new", ours)):
+        figures[f"train_{name}_tokens_per_s"] = {"value": round(run["tokens_per_second"], 1), "steps": steps,
+                                                 "micro_batch": run["micro_batch_size"],
+                                                 "precision": run["precision"]}
+        figures[f"train_{name}_peak_gb"] = {"value": round(run["peak_memory_gb"], 2),
+                                            "process_peak_gb": round(run["peak_rss_gb"], 2)}
+        low, high = _interval(run["scores"])
+        figures[f"score_{name}"] = {"value": round(run["score"], 3), "low": low, "high": high, "items": n_eval,
+                                    "eval_seconds": round(run["eval_seconds"], 1)}
+    from helpers import systems
+
+    diff, low, high = systems.bootstrap_ci([y - x for x, y in zip(today["scores"], ours["scores"], strict=True)])
+    figures["score_new_minus_today"] = {"value": round(diff, 3), "low": round(low, 3), "high": round(high, 3),
+                                        "items": n_eval}
+    figures["train_speedup"] = {"value": round(ours["tokens_per_second"] / today["tokens_per_second"], 2)}
+    figures["train_memory_ratio"] = {"value": round(ours["peak_memory_gb"] / max(today["peak_memory_gb"], 1e-6), 2)}
+    for micro in (1, 2, 4):  # the micro-batch choice, in fp32 so it is about batching alone
+        run = finetune.train_isolated(EFFICIENCY_MIX, finetune.Recipe(**new | {"max_steps": speed_steps},
+                                      micro_batch_size=micro, precision="fp32"), "json_extraction", n_eval=0,
+                                      load_dtype="fp32")
+        figures[f"train_fp32_micro{micro}_tokens_per_s"] = {"value": round(run["tokens_per_second"], 1),
+                                                            "steps": speed_steps,
+                                                            "peak_gb": round(run["peak_memory_gb"], 2)}
+    unsloth = _unsloth_run(new, steps)
+    if unsloth:
+        figures["train_unsloth_tokens_per_s"] = {"value": round(unsloth["tokens_per_second"], 1), "steps": steps,
+                                                 "precision": unsloth["precision"]}
+        figures["train_unsloth_peak_gb"] = {"value": round(unsloth["peak_memory_gb"], 2),
+                                            "process_peak_gb": round(unsloth["peak_rss_gb"], 2)}
+        figures["train_peft_over_unsloth"] = {
+            "value": round(ours["tokens_per_second"] / unsloth["tokens_per_second"], 2)}
+    figures.update(_generation_efficiency())
+    return figures
+
+
+def _interval(scores: list[float]) -> tuple[float, float]:
+    from helpers import systems
+
+    _, low, high = systems.bootstrap_ci(scores)
+    return round(low, 3), round(high, 3)
+
+
+def _generation_efficiency(n_prompts: int = 32, repeats: int = 2) -> dict[str, dict]:
+    """Generation tokens/s on JSON-extraction prompts: today's (fp32, batch 8, unsorted) vs the new settings
+    (the machine's precision, prompts sorted by length) at batch 8, 16 and 32, and batch 1 for both."""
+    from helpers import tasks
+
+    prompts = [tasks.messages("json_extraction", it) for it in data.load_task("json_extraction", "test")[:n_prompts]]
+    out: dict[str, dict] = {}
+    settings = [("today", "fp32", 8, False), ("new", None, 8, True), ("new", None, 16, True), ("new", None, 32, True),
+                ("today", "fp32", 1, False), ("new", None, 1, True)]
+    for name, dtype, batch, sort in settings:
+        gen = models.load_generator(dtype=dtype)
+        few = prompts[:8] if batch == 1 else prompts
+        rates = [generate.generate(gen, few, max_new_tokens=96, batch_size=batch, progress=False,
+                                   sort_by_length=sort).tokens_per_second for _ in range(repeats)]
+        out[f"generate_{name}_batch{batch}_tokens_per_s"] = {
+            "median": round(statistics.median(rates), 1), "repeats": repeats,
+            "dtype": str(next(gen.model.parameters()).dtype).replace("torch.", "")}
+        print(f"generate {name} batch {batch}: {out[f'generate_{name}_batch{batch}_tokens_per_s']['median']}",
+              flush=True)
+    best = max((16, 32, 8), key=lambda b: out[f"generate_new_batch{b}_tokens_per_s"]["median"])
+    out["generate_speedup"] = {"value": round(out[f"generate_new_batch{best}_tokens_per_s"]["median"]
+                                              / out["generate_today_batch8_tokens_per_s"]["median"], 2),
+                               "best_batch": best}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--convert", action="store_true", help="also time a fresh GGUF conversion (~30 s)")
-    parser.add_argument("--only", choices=["gate"], help="measure one group again and update results/bench.json")
+    parser.add_argument("--only", choices=["gate", "efficiency"],
+                        help="measure one group again and update results/bench.json")
     args = parser.parse_args()
     env.configure()
     figures: dict[str, dict] = {}
@@ -138,7 +248,8 @@ def main() -> None:
         if not path.is_file():
             parser.error("--only updates an existing results/bench.json: run `make bench` once first")
         out = json.loads(path.read_text())
-        out["figures"].update(gate_figures(args.repeats))
+        out["figures"].update(gate_figures(args.repeats) if args.only == "gate" else efficiency_figures())
+        out["machine"] = machine()
         out["date"] = time.strftime("%Y-%m-%d")
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"updated the {args.only} figures in results/bench.json")
@@ -165,6 +276,7 @@ def main() -> None:
     figures.update(retrieval_figures(args.repeats))
     figures.update(lora_figures(args.repeats))
     figures.update(gate_figures(args.repeats))
+    figures.update(efficiency_figures())
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)
