@@ -336,6 +336,9 @@ def _sft_config(recipe: Recipe, output_dir: Path, on_gpu: bool, bf16: bool, **ex
     fields = {f.name for f in dataclasses.fields(SFTConfig)}
     if "train_sampling_strategy" in fields:  # transformers >= 5.2x: the data comes in step_order already
         extra["train_sampling_strategy"] = "sequential"
+    optim = extra.pop("optim", "adamw_8bit") if on_gpu else "adamw_torch"  # 8-bit optimizers need a GPU
+    checkpointing = bool(extra.pop("gradient_checkpointing", False)) and on_gpu
+    extra.pop("optim", None)
     with _quiet_renames():
         return SFTConfig(
             output_dir=str(output_dir), max_steps=recipe.max_steps, per_device_train_batch_size=micro,
@@ -343,8 +346,7 @@ def _sft_config(recipe: Recipe, output_dir: Path, on_gpu: bool, bf16: bool, **ex
             warmup_steps=recipe.warmup_steps, lr_scheduler_type="linear", logging_steps=1, save_strategy="no",
             report_to="none", seed=recipe.seed, data_seed=recipe.seed, max_length=recipe.max_length,
             packing=False, use_cpu=not on_gpu, bf16=bf16, fp16=on_gpu and not bf16,
-            gradient_checkpointing=False if not on_gpu else extra.pop("gradient_checkpointing", False),
-            optim="adamw_torch" if not on_gpu else extra.pop("optim", "adamw_8bit"),
+            gradient_checkpointing=checkpointing, optim=optim,
             dataloader_num_workers=0, disable_tqdm=False, **extra,
         )
 

@@ -100,8 +100,9 @@ def generate(
     if sort_by_length and temperature == 0:  # sampling keeps the given order, so a seed replays the same draws
         order.sort(key=lambda i: -len(all_prompts[i]))
     texts, new_tokens, prompt_tokens = [], [], []
-    end_ids = [t for t in {tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)}
-               if isinstance(t, int)]
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    configured = configured if isinstance(configured, list) else [configured]
+    end_ids = sorted({t for t in [tokenizer.eos_token_id, *configured] if isinstance(t, int)})
     start = time.perf_counter()
     batches = range(0, len(chats), batch_size)
     bar = tqdm(batches, desc="generating", unit="batch", disable=not progress or len(batches) < 2)
@@ -129,8 +130,7 @@ def generate(
     bar.close()
     if progress and len(batches) >= 2:  # a plain line that stays readable where the bar is not rendered (GitHub)
         print(f"generated {len(chats)} replies, {sum(new_tokens)} tokens in {seconds:.1f} s")
-    back = sorted(range(len(order)), key=order.__getitem__)  # position of each conversation in the sorted run
-    pick = [back[i] for i in range(len(order))]
+    pick = sorted(range(len(order)), key=order.__getitem__)  # where each conversation sits in the sorted run
     return GenerationResult([texts[j] for j in pick], [new_tokens[j] for j in pick], seconds, batch_size,
                             [prompt_tokens[j] for j in pick], [token_logprobs[j] for j in pick] if logprobs else [])
 
