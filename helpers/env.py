@@ -390,6 +390,15 @@ def finetune_backend(tier: str | None = None, runtime: Runtime | None = None) ->
     return "peft"
 
 
+def import_backend(tier: str | None = None) -> str:
+    """Import Unsloth now when it is the fine-tuning backend (it patches transformers, TRL and PEFT, so it must
+    come before them); return the backend's name. Call it in a notebook's first cell."""
+    chosen = finetune_backend(tier)
+    if chosen == "unsloth":
+        import unsloth  # noqa: F401
+    return chosen
+
+
 def runtime_dict(runtime: Runtime | None = None) -> dict:
     """The runtime as a plain dict (for results files)."""
     return asdict(runtime or detect_runtime())

@@ -287,8 +287,7 @@ def load_generator(tier: str | None = None, model_id: str | None = None, max_seq
     env.configure(tier)
     model_id = env._check_model(model_id, env.MODELS, "model_id") if model_id else env.generator_id(tier)
     settings = env.TIERS[tier]
-    if env.finetune_backend(tier) == "unsloth":
-        import unsloth  # noqa: F401 - Unsloth patches transformers, TRL and PEFT: it must be imported before them
+    env.import_backend(tier)  # Unsloth, when it is the backend, before transformers
     if env.is_embedded(model_id):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
