@@ -249,8 +249,8 @@ def main() -> None:
             parser.error("--only updates an existing results/bench.json: run `make bench` once first")
         out = json.loads(path.read_text())
         out["figures"].update(gate_figures(args.repeats) if args.only == "gate" else efficiency_figures())
-        out["machine"] = machine()
-        out["date"] = time.strftime("%Y-%m-%d")
+        # the rest of the file keeps its own date and machine; this group says when and where it was measured
+        out.setdefault("groups", {})[args.only] = {"date": time.strftime("%Y-%m-%d"), "machine": machine()}
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"updated the {args.only} figures in results/bench.json")
         return

@@ -129,7 +129,14 @@ def bench_section(results: dict) -> str:
     lines = [f"Measured on {results.get('date', 'an unknown date')} by `make bench` on {m.get('platform', '?')} "
              f"({m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, {gpu}), Python {m.get('python', '?')}, "
              f"torch {m.get('torch', '?')}; tier `{results.get('tier', '?')}`, generator {results.get('generator', '?')}.",
-             "", "| figure | median | p95 | repeats |", "|---|---|---|---|"]
+             ""]
+    for group, where in results.get("groups", {}).items():
+        gm = where.get("machine", {})
+        flags = ", ".join(gm.get("cpu_bf16_flags") or []) or "none"
+        lines += [f"The `{group}` rows were measured again on {where.get('date', '?')} (`scripts/bench.py --only "
+                  f"{group}`) on {gm.get('platform', '?')} ({gm.get('cpu_count', '?')} CPU cores, native bf16 "
+                  f"flags: {flags}); each of their ratios compares two settings measured in that same run.", ""]
+    lines += ["| figure | median | p95 | repeats |", "|---|---|---|---|"]
     for key, figure in results.get("figures", {}).items():
         label, unit = BENCH_LABELS.get(key, (f"`{key}`", _unit_from_key(key)))
         try:

@@ -9,8 +9,10 @@ the summary line says where. The exit status is non-zero when any notebook faile
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,12 +35,46 @@ def select(patterns: list[str]) -> list[Path]:
     return found
 
 
-def run(path: Path) -> tuple[bool, float, str]:
-    """Execute one notebook from a clean kernel; return (ok, seconds, message)."""
+class MemoryWatch:
+    """Samples, every 0.5 s, the resident memory of every process this one started (the kernel and the
+    training processes it spawns): the largest single process and the largest total."""
+
+    def __init__(self):
+        import psutil
+
+        self._me = psutil.Process()
+        self.process_peak = self.total_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            sizes = []
+            for child in self._me.children(recursive=True):
+                try:
+                    sizes.append(child.memory_info().rss)
+                except psutil.Error:
+                    continue
+            if sizes:
+                self.process_peak = max(self.process_peak, max(sizes))
+                self.total_peak = max(self.total_peak, sum(sizes))
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        return {"process_peak_gb": round(self.process_peak / 1024**3, 2), "total_peak_gb": round(self.total_peak / 1024**3, 2)}
+
+
+def run(path: Path) -> tuple[bool, float, str, dict]:
+    """Execute one notebook from a clean kernel; return (ok, seconds, message, peak memory)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     start = time.perf_counter()
+    watch = MemoryWatch()
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -47,9 +83,10 @@ def run(path: Path) -> tuple[bool, float, str]:
         nbformat.write(nb, failed_dir / path.name)
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # drop terminal colours
         first_line = text.splitlines()[-1][:160] if text else type(exc).__name__
-        return False, time.perf_counter() - start, f"{first_line} (partial run: .course/failed/{path.name})"
+        return False, time.perf_counter() - start, f"{first_line} (partial run: .course/failed/{path.name})", watch.stop()
+    memory = watch.stop()
     nbformat.write(nb, path)
-    return True, time.perf_counter() - start, ""
+    return True, time.perf_counter() - start, "", memory
 
 
 def main(argv: list[str]) -> int:
@@ -57,12 +94,17 @@ def main(argv: list[str]) -> int:
     results = []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
-        ok, seconds, message = run(path)
-        results.append((path.name, ok, seconds, message))
-    print("\ncourse run summary")
-    for name, ok, seconds, message in results:
-        print(f"  {name:<32} {seconds:7.1f} s  {'ok' if ok else 'FAILED'}  {message}")
-    return 0 if all(ok for _, ok, _, _ in results) else 1
+        ok, seconds, message, memory = run(path)
+        results.append((path.name, ok, seconds, message, memory))
+    print("\ncourse run summary (memory: largest single process / all processes of the notebook at once)")
+    for name, ok, seconds, message, memory in results:
+        print(f"  {name:<32} {seconds:7.1f} s  {memory['process_peak_gb']:5.2f} / {memory['total_peak_gb']:5.2f} GB  "
+              f"{'ok' if ok else 'FAILED'}  {message}")
+    log = ROOT / ".course" / "runs" / "course_run.json"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "notebooks": [
+        {"notebook": n, "ok": ok, "seconds": round(s, 1), **m} for n, ok, s, _, m in results]}, indent=2))
+    return 0 if all(ok for _, ok, _, _, _ in results) else 1
 
 
 if __name__ == "__main__":
