@@ -139,6 +139,9 @@ def bench_section(results: dict) -> str:
     lines += ["| figure | median | p95 | repeats |", "|---|---|---|---|"]
     for key, figure in results.get("figures", {}).items():
         label, unit = BENCH_LABELS.get(key, (f"`{key}`", _unit_from_key(key)))
+        figure = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in figure.items()}
+        if key == "lora_training_tokens_per_s":
+            figure = {"precision": "fp32"} | figure  # runs before precision was recorded trained in fp32 only
         try:
             label = label.format_map(figure)
         except (KeyError, IndexError, ValueError):

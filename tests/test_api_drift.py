@@ -63,7 +63,9 @@ SFT_FIELDS = ["max_steps", "per_device_train_batch_size", "learning_rate", "bf16
               "optim", "seed",
               # also set by helpers/finetune._sft_config today
               "gradient_accumulation_steps", "warmup_steps", "lr_scheduler_type", "save_strategy", "data_seed",
-              "dataloader_num_workers", "disable_tqdm", "dataset_text_field"]
+              "dataloader_num_workers", "disable_tqdm", "dataset_text_field",
+              # micro-batches read in step order (helpers/finetune.step_order); without it steps are shuffled again
+              "train_sampling_strategy"]
 
 
 def test_trl_sft_config_fields():
