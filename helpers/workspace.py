@@ -14,6 +14,9 @@ part               what                                                         
 ``test-workspace`` the fresh workspace ``make test`` runs the notebooks in         ``make test``
 =================  ==============================================================  =====================
 
+``test-workspace-unsloth`` is the same as ``test-workspace`` for notebook 05 run under Unsloth
+(``make test-unsloth``, in ``.venv-unsloth``).
+
 The safety rule ``reset`` follows (checked before anything is removed, on the real paths with
 every symlink resolved):
 
@@ -56,6 +59,7 @@ PARTS: dict[str, str] = {
     "models": "models",
     "failed": "failed",
     "test-workspace": "test-workspace",
+    "test-workspace-unsloth": "test-workspace-unsloth",
 }
 HARMLESS = {".DS_Store"}  # created by file browsers, not by anyone's work
 
