@@ -616,10 +616,23 @@ def export_gguf(run_or_gen, folder: str | Path, quantization: str = "q4_k_m") ->
 # Runs in a separate process, for clean memory figures
 # ---------------------------------------------------------------------------------------------
 
-def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int, options: dict) -> None:
-    """Child process: load the base model, train, evaluate, and send back the figures."""
+def peak_rss_gb() -> float:
+    """This process's peak resident memory in GB. Linux: VmHWM, which starts afresh in a new program; the
+    getrusage figure used elsewhere is inherited from the parent across fork and exec, so a child
+    started from a big notebook kernel would report the kernel's peak as its own."""
     import resource
 
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB on Linux; an upper bound
+
+
+def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int, options: dict) -> None:
+    """Child process: load the base model, train, evaluate, and send back the figures."""
     from . import data, models
 
     quiet = os.open(os.devnull, os.O_WRONLY)  # the child's progress bars and logs would land in the notebook
@@ -630,7 +643,7 @@ def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int,
         if options.get("backend") == "unsloth":
             import unsloth  # noqa: F401 - first, before transformers, trl and peft
         gen = models.load_generator(dtype=options.get("load_dtype"))
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        rss_before = peak_rss_gb()
         run = train(gen, chat_records(mix), Recipe(**recipe))
         eval_dtype = options.get("eval_dtype")
         if eval_dtype and hasattr(gen.model, "parameters"):
@@ -649,7 +662,7 @@ def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int,
                                 sort_by_length=options.get("sort_by_length", True))
             result |= {"score": sum(r["score"] for r in results) / len(results),
                        "scores": [r["score"] for r in results], "eval_seconds": time.perf_counter() - start}
-        result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        result["peak_rss_gb"] = peak_rss_gb()
         conn.send(result)
     except Exception as exc:  # sent back and re-raised in the parent, with its message
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
