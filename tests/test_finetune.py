@@ -1,5 +1,6 @@
 """Fine-tuning: chat data, masking, recipe checks, backend choice (Unsloth faked), save/reload/merge equality."""
 
+import importlib.util
 import json
 import os
 import sys
@@ -114,10 +115,10 @@ def test_backend_choice(monkeypatch):
     monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime())
     assert finetune.backend("cpu") == "peft" and finetune.backend("t4") == "peft"
     monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=15))
-    real = finetune.importlib.util.find_spec
-    monkeypatch.setattr(finetune.importlib.util, "find_spec", lambda name: None if name == "unsloth" else real(name))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "unsloth" else real(name))
     assert finetune.backend("t4") == "peft", "no unsloth installed: the PEFT path"
-    monkeypatch.setattr(finetune.importlib.util, "find_spec", lambda name: object() if name == "unsloth" else real(name))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "unsloth" else real(name))
     assert finetune.backend("t4") == "unsloth" and finetune.backend("cpu") == "peft"
 
 
