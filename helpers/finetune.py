@@ -55,6 +55,8 @@ class Recipe:
     ``precision`` None follows the machine (``env.compute_dtype``: bf16 where the CPU has it natively);
     ``bf16_mode`` says how: "weights" keeps the base weights in bf16 and the LoRA weights in fp32 (as
     Unsloth's CPU backend does), "autocast" keeps fp32 weights and computes in bf16.
+    ``answer_only_loss`` (CPU) computes the loss from the answer's positions alone, in chunks; False keeps
+    TRL's own loss, which on CPU projects every position (prompt and padding too) onto the vocabulary.
     """
 
     r: int = 16
@@ -72,6 +74,7 @@ class Recipe:
     precision: str | None = None  # "fp32", "bf16" or None (from the machine)
     bf16_mode: str = "weights"
     full_finetune: bool = False  # True: train every weight (for the LoRA vs full comparison)
+    answer_only_loss: bool = True  # CPU: project only the answer's positions to the vocabulary (see AnswerLossTrainer)
 
     def check(self) -> Recipe:
         """Validate the values; raise ValueError naming the field at fault."""
@@ -392,6 +395,63 @@ def _set_precision(gen, recipe: Recipe, on_gpu: bool) -> str:
     return "bf16-weights" if weights == torch.bfloat16 else "bf16-autocast"
 
 
+LOSS_CHUNK = 1024  # answer positions projected onto the vocabulary at a time by answer_loss
+
+
+def plain_lm_head(config) -> bool:
+    """True when the model's logits are its LM head's output as is (no soft-capping or scaling), as
+    ``answer_loss`` assumes; models that scale them keep TRL's loss, which knows how."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    scaled = [getattr(text, name, None) for name in ("final_logit_softcapping", "logit_scale", "output_multiplier",
+                                                      "lm_head_multiplier", "logits_scaling")]
+    return all(value in (None, 1, 1.0) for value in scaled)
+
+
+def answer_loss(model, inputs: Mapping, num_items_in_batch=None):
+    """Mean negative log-likelihood of the answer tokens (labels not -100), from their positions alone.
+
+    The vocabulary has 49,152 entries, so the logits are the largest tensor of a step. TRL's loss on CPU
+    projects every position, prompt and padding included, and also computes entropy and top-1 accuracy
+    for its logs; here only the answer's positions are projected, ``LOSS_CHUNK`` at a time, and nothing
+    else is kept. Summed and divided by ``num_items_in_batch`` like TRL's, so the loss and the gradients
+    are the same (tests/test_finetune.py compares them).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    inputs["use_cache"] = False
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.base_model(**inputs).last_hidden_state[:, :-1]
+    targets = labels[:, 1:].to(hidden.device)
+    mask = targets != -100
+    hidden, targets = hidden[mask], targets[mask]
+    head = base.get_output_embeddings()
+    total = hidden.sum().float() * 0.0  # stays part of the graph when a micro-batch has no answer token
+    for start in range(0, len(targets), LOSS_CHUNK):
+        logits = head(hidden[start:start + LOSS_CHUNK]).float()
+        total = total + F.cross_entropy(logits, targets[start:start + LOSS_CHUNK], reduction="sum")
+    count = mask.sum() if num_items_in_batch is None else num_items_in_batch
+    return total / torch.as_tensor(count, device=total.device).clamp(min=1)
+
+
+def _answer_loss_trainer(base_class):
+    """`base_class` (TRL's SFTTrainer) with ``answer_loss`` for training steps; evaluation keeps TRL's."""
+
+    class AnswerLossTrainer(base_class):
+        course_tokens = 0  # tokens seen (attention mask), counted here: TRL's counter lives in its own loss
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if return_outputs or not model.training:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if "attention_mask" in inputs:
+                self.course_tokens += int(inputs["attention_mask"].sum())
+            return answer_loss(model, inputs, num_items_in_batch)
+
+    return AnswerLossTrainer
+
+
 def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
     """The CPU backend's SFTTrainer: LoRA (or every weight) on `gen.model`, prompt/completion data in step order.
 
@@ -416,10 +476,13 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
     gen.tokenizer.padding_side = "right"  # training pads on the right; generation switches back to left
     sequential = getattr(config, "train_sampling_strategy", None) == "sequential"
     ordered = _ordered(records, gen.tokenizer, recipe) if sequential else records
+    lean = recipe.answer_only_loss and not on_gpu and plain_lm_head(gen.model.config)
+    trainer_class = _answer_loss_trainer(SFTTrainer) if lean else SFTTrainer
     with _quiet_renames():
-        trainer = SFTTrainer(model=model, args=config, train_dataset=to_prompt_completion(ordered),
-                             processing_class=gen.tokenizer, callbacks=list(callbacks))
+        trainer = trainer_class(model=model, args=config, train_dataset=to_prompt_completion(ordered),
+                                processing_class=gen.tokenizer, callbacks=list(callbacks))
     trainer.course_precision = precision
+    trainer.course_loss = "answer positions (chunked)" if lean else "TRL (every position)"
     return trainer
 
 
@@ -525,7 +588,7 @@ def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> Tra
     model.eval()
     history = trainer.state.log_history
     losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
-    tokens = max((h.get("num_tokens", 0) for h in history), default=0)
+    tokens = max([h.get("num_tokens", 0) for h in history] + [getattr(trainer, "course_tokens", 0)])
     trainable, total = count_parameters(model)
     gen.model = model
     gen.tokenizer = tokenizer
@@ -534,6 +597,7 @@ def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> Tra
                     peak_memory_gb=round(peak(), 2),
                     info={"device": gen.device, "model_id": gen.model_id,
                           "precision": getattr(trainer, "course_precision", None),
+                          "loss": getattr(trainer, "course_loss", None),
                           "micro_batch_size": trainer.args.per_device_train_batch_size,
                           "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps})
 

@@ -128,7 +128,8 @@ def gate_figures(repeats: int, n_dev: int = 6, n_test: int = 6) -> dict[str, dic
 
 
 EFFICIENCY_MIX = {"json_extraction": 64, "tone": 64, "sql": 64}  # the behaviour mix of 05, 192 conversations
-TODAY = {"batch_size": 8, "micro_batch_size": 8, "precision": "fp32", "group_by_length": False}  # before issue 14
+TODAY = {"batch_size": 8, "micro_batch_size": 8, "precision": "fp32", "group_by_length": False,
+         "answer_only_loss": False}  # before issue 14
 
 
 def _unsloth_run(recipe: dict, steps: int) -> dict | None:

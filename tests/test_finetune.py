@@ -266,3 +266,44 @@ def test_train_isolated_reports_its_own_figures():
     assert 0 <= result["score"] <= 1 and result["seconds_per_step"] > 0
     with pytest.raises(RuntimeError, match="isolated training run failed: ValueError"):
         finetune.train_isolated({"no_such_task": 4}, finetune.Recipe(max_steps=1), "json_extraction", n_eval=1)
+
+
+@pytest.mark.slow
+def test_answer_loss_matches_trls_loss(tmp_path):
+    """The answer-only chunked loss is the same training as TRL's loss over every position: same losses, same
+    trained weights (fp32), and it counts the same tokens."""
+    records = finetune.chat_records({"json_extraction": 4, "tone": 4})
+    runs = {}
+    for lean in (True, False):
+        gen = models.load_generator(tier="cpu", dtype="fp32")
+        runs[lean] = finetune.train(gen, records, finetune.Recipe(max_steps=3, batch_size=4, precision="fp32",
+                                                                  learning_rate=1e-3, answer_only_loss=lean),
+                                    tmp_path / str(lean))
+    assert runs[True].info["loss"].startswith("answer") and runs[False].info["loss"].startswith("TRL")
+    assert [x for _, x in runs[True].losses] == pytest.approx([x for _, x in runs[False].losses], abs=2e-4)
+    assert runs[True].tokens == runs[False].tokens > 0
+    weights = {lean: {n: p.detach() for n, p in run.model.named_parameters() if "lora_B" in n}
+               for lean, run in runs.items()}
+    assert all((weights[True][n] - weights[False][n]).abs().max() < 1e-4 for n in weights[True])
+
+
+def test_answer_loss_of_a_batch_without_answers_is_a_connected_zero(generator_fp32):
+    import torch
+
+    ids = generator_fp32.tokenizer(["hello there", "a second line"], return_tensors="pt", padding=True)
+    labels = torch.full_like(ids["input_ids"], -100)
+    loss = finetune.answer_loss(generator_fp32.model, {**ids, "labels": labels})
+    assert loss.item() == 0.0 and loss.requires_grad
+    labels[:, 2:] = ids["input_ids"][:, 2:]
+    labels[ids["attention_mask"] == 0] = -100
+    full = generator_fp32.model(**ids, labels=labels).loss  # transformers' own loss over the same tokens
+    assert finetune.answer_loss(generator_fp32.model, {**ids, "labels": labels}).item() == pytest.approx(
+        full.item(), abs=1e-4)
+
+
+def test_models_that_scale_their_logits_keep_trls_loss():
+    import types as t
+
+    assert finetune.plain_lm_head(t.SimpleNamespace(final_logit_softcapping=None))
+    assert not finetune.plain_lm_head(t.SimpleNamespace(final_logit_softcapping=30.0))
+    assert not finetune.plain_lm_head(t.SimpleNamespace(logits_scaling=8.0))
