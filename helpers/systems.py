@@ -199,16 +199,21 @@ def load_adapter_or_train(name: str, gen=None, merged: bool = True):
     return finetune.merge(gen) if merged else gen
 
 
-def load_models(names: Sequence[str]) -> dict:
-    """The generators the systems in `names` need, each loaded once: {'base': gen, 'behaviour': gen, ...}."""
-    return load_generators(MODEL_OF[check_system(n)] for n in names)
+def load_models(names: Sequence[str], dtype: str | None = None) -> dict:
+    """The generators the systems in `names` need, each loaded once: {'base': gen, 'behaviour': gen, ...}.
+
+    ``dtype`` (CPU): None follows the machine (bf16 where native: fastest for batched evaluation); 'fp32'
+    suits one query at a time, where bf16 gains nothing on CPU and its conversions cost (make bench,
+    generation at batch 1)."""
+    return load_generators((MODEL_OF[check_system(n)] for n in names), dtype=dtype)
 
 
-def load_generators(model_names) -> dict:
+def load_generators(model_names, dtype: str | None = None) -> dict:
     """{'base': the base model, 'behaviour' / 'knowledge' / 'raft': base + that adapter}, each loaded once."""
     from . import models
 
-    return {m: models.load_generator() if m == "base" else load_adapter_or_train(m) for m in dict.fromkeys(model_names)}
+    return {m: models.load_generator(dtype=dtype) if m == "base"
+            else load_adapter_or_train(m, gen=models.load_generator(dtype=dtype)) for m in dict.fromkeys(model_names)}
 
 
 def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=None, version: int = 1,
