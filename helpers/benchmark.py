@@ -13,7 +13,7 @@ Example::
 
     rows = benchmark.run(gens, indexes, n_items=30)
     table = benchmark.table(rows)               # task x system: mean and 95% bootstrap interval
-    benchmark.compare(table)                    # beside the guide's scores, with the winner
+    benchmark.compare(table, rows)              # beside the guide's scores: winner, paired test, verdict
 """
 
 from __future__ import annotations
@@ -101,13 +101,18 @@ def _cell(summary: Sequence[Mapping], task: str, system: str) -> Mapping | None:
     return next((r for r in summary if r["task"] == task and r["system"] == system), None)
 
 
-def compare(summary: Sequence[Mapping]) -> list[dict]:
+def compare(summary: Sequence[Mapping], rows: Sequence[Mapping] | None = None) -> list[dict]:
     """Per task: the guide's RAG and FT scores and winner beside this run's (scores on 0-100).
 
-    ``winner`` is this run's larger of RAG and FT; ``clear`` says whether their 95% intervals are apart
-    (when they overlap, this many items cannot separate them and ``agrees`` is judged on the means).
-    ``best system`` names the top scorer of all systems on the task (several joined by " = " on a tie).
+    ``winner`` is this run's larger of RAG and FT. With the per-item ``rows`` (``run``'s output), RAG and
+    FT are compared item by item (``stats.paired``: FT minus RAG with its paired bootstrap interval, and
+    McNemar's exact test on 0/1 metrics); ``clear`` is that test's decision. Without rows, ``clear``
+    falls back to the two 95% intervals being apart, which is stricter and can miss a real difference.
+    ``verdict`` says whether this run confirms the guide's winner, contradicts it, or cannot decide at
+    this n. ``best system`` names the top scorer of all systems on the task (" = " joins a tie).
     """
+    from . import stats
+
     out = []
     for task, (g_rag, g_ft) in GUIDE.items():
         rag, ft = _cell(summary, task, "RAG"), _cell(summary, task, "FT")
@@ -115,15 +120,27 @@ def compare(summary: Sequence[Mapping]) -> list[dict]:
             continue
         guide_winner = "RAG" if g_rag > g_ft else "FT"
         ours = "RAG" if rag["score"] > ft["score"] else "FT" if ft["score"] > rag["score"] else "tie"
-        clear = rag["score_low"] > ft["score_high"] or ft["score_low"] > rag["score_high"]
+        entry = {}
+        if rows is not None:
+            test = stats.paired(*stats.aligned(rows, "RAG", "FT", task=task))
+            clear = test["decided"]
+            entry = {"FT - RAG": round(100 * test["diff"], 1), "FT - RAG low": round(100 * test["low"], 1),
+                     "FT - RAG high": round(100 * test["high"], 1), "p (McNemar)": test.get("p"),
+                     "paired n": test["n"], "test": test["test"]}
+        else:
+            clear = rag["score_low"] > ft["score_high"] or ft["score_low"] > rag["score_high"]
+            entry = {"test": "intervals apart"}
         cells = [r for r in summary if r["task"] == task]
         top = max(r["score"] for r in cells)
         leaders = [r["system"] for r in cells if r["score"] == top]
         best = "none (all score 0)" if top == 0 else " = ".join(leaders)
+        verdict = (f"not decided at n={rag['n']}" if not clear or ours == "tie"
+                   else "confirms the guide" if ours == guide_winner else "contradicts the guide")
         out.append({"task": task, "task type": GUIDE_NAMES[task], "metric": METRICS[task], "n": rag["n"],
                     "guide RAG": g_rag, "guide FT": g_ft, "guide winner": guide_winner,
                     "RAG": round(100 * rag["score"], 1), "FT": round(100 * ft["score"], 1), "winner": ours,
-                    "clear": clear, "agrees": ours == guide_winner, "best system": best})
+                    "clear": clear, "agrees": ours == guide_winner, "verdict": verdict, **entry,
+                    "best system": best})
     return out
 
 

@@ -178,15 +178,21 @@ def benchmark_section(results: dict) -> str:
     lines = [f"From `notebooks/08_benchmark.ipynb` on {results.get('date', '?')} ({results.get('profile', '?')} profile, "
              f"tier `{results.get('tier', '?')}`, generator {results.get('generator', '?')}, "
              f"{results.get('n_items_per_task', '?')} test items per task, data `{results.get('data_version', '?')}`). "
-             "Scores 0-100 with 95% bootstrap intervals; *clear* means the RAG and FT intervals do not overlap.",
-             "", "| task type (metric) | guide RAG / FT | base | RAG | FT | FT+RAG | RAFT | winner here | agrees with the guide |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "Scores 0-100 with 95% bootstrap intervals. *FT - RAG* is the paired difference on the same items "
+             "with its bootstrap interval and, for 0/1 metrics, McNemar's exact p; the verdict follows that test.",
+             "", "| task type (metric) | n | guide RAG / FT | base | RAG | FT | FT+RAG | RAFT | FT - RAG (paired) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for c in results.get("comparison", []):
         row = cells.get(c["task"], {})
-        agree = ("yes" if c["agrees"] else "no") + ("" if c["clear"] else " (not clear)")
-        lines.append(f"| {c['task type']} ({c['metric']}) | {c['guide RAG']} / {c['guide FT']} ({c['guide winner']}) | "
-                     + " | ".join(_pct(row, s) for s in ("base", "RAG", "FT", "FT+RAG", "RAFT"))
-                     + f" | {c['winner']} | {agree} |")
+        if "FT - RAG" in c:
+            p = "" if c.get("p (McNemar)") is None else f", p={c['p (McNemar)']:.2g}"
+            paired = f"{c['FT - RAG']:+.0f} [{c['FT - RAG low']:+.0f}, {c['FT - RAG high']:+.0f}]{p}"
+        else:
+            paired = "not recorded (older results file)"
+        verdict = c.get("verdict") or (("agrees" if c["agrees"] else "disagrees") + ("" if c["clear"] else " (not clear)"))
+        lines.append(f"| {c['task type']} ({c['metric']}) | {c.get('n', '?')} | {c['guide RAG']} / {c['guide FT']} "
+                     f"({c['guide winner']}) | " + " | ".join(_pct(row, s) for s in ("base", "RAG", "FT", "FT+RAG", "RAFT"))
+                     + f" | {paired} | {verdict} |")
     return "\n".join(lines)
 
 

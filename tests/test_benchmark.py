@@ -289,3 +289,30 @@ def test_compare_best_system_ties_and_zeros():
     assert tied[0]["best system"] == "base = FT"
     zeros = benchmark.compare([row(s, 0.0) for s in ("base", "RAG", "FT", "FT+RAG")])
     assert zeros[0]["best system"] == "none (all score 0)" and zeros[0]["winner"] == "tie"
+
+
+def _rows(task, rag, ft):
+    return ([{"task": task, "system": "RAG", "id": f"q{i}", "score": s} for i, s in enumerate(rag)]
+            + [{"task": task, "system": "FT", "id": f"q{i}", "score": s} for i, s in enumerate(ft)])
+
+
+def test_compare_with_rows_uses_the_paired_test():
+    """Overlapping intervals, but FT never loses an item and wins 7: the paired test decides for FT."""
+    rag, ft = [1] * 12 + [0] * 18, [1] * 19 + [0] * 11
+    rows = _rows("json_extraction", rag, ft)
+    summary = benchmark.table(rows)
+    unpaired = by_task(benchmark.compare(summary))["json_extraction"]
+    assert unpaired["clear"] is False and unpaired["test"] == "intervals apart"
+    row = by_task(benchmark.compare(summary, rows))["json_extraction"]
+    assert row["clear"] is True and row["verdict"] == "confirms the guide"
+    assert row["FT - RAG"] == pytest.approx(100 * 7 / 30, abs=0.1) and row["FT - RAG low"] > 0
+    assert row["p (McNemar)"] == pytest.approx(2 / 2**7) and row["paired n"] == 30
+
+
+def test_compare_verdicts():
+    rows = _rows("qa_live", [0] * 20, [1] * 20)  # FT wins where the guide says RAG
+    row = by_task(benchmark.compare(benchmark.table(rows), rows))["qa_live"]
+    assert row["winner"] == "FT" and row["verdict"] == "contradicts the guide"
+    rows = _rows("qa_live", [1, 0] * 10, [0, 1] * 10)
+    row = by_task(benchmark.compare(benchmark.table(rows), rows))["qa_live"]
+    assert row["clear"] is False and row["verdict"] == "not decided at n=20"

@@ -1,0 +1,90 @@
+"""Comparing two systems that answered the same items: paired statistics in one place.
+
+When RAG and FT answer the same 60 questions, their two intervals can overlap while one is better on
+almost every item: what decides is the per-item difference. ``paired`` gives the mean of
+``b - a`` over the items with its percentile-bootstrap interval (resampling items, as
+``systems.bootstrap_ci``) and, when every score is 0 or 1, McNemar's exact test: of the items where
+the two disagree, are the wins split like a fair coin? (McNemar 1947; the exact form is a two-sided
+binomial test on the discordant pairs.)
+
+Example::
+
+    result = stats.paired(rag_scores, ft_scores)        # b - a: FT minus RAG
+    result["diff"], result["low"], result["high"], result["p"], result["decided"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import comb
+
+from . import systems
+
+ALPHA = 0.05  # a difference is "decided" when its 95% interval excludes 0 (and McNemar's p < 0.05 on 0/1 scores)
+
+
+def _scores(values: Sequence[float], name: str) -> list[float]:
+    out = []
+    for i, v in enumerate(values):
+        if v is None:
+            raise ValueError(f"{name}[{i}] is None: drop the items a metric does not apply to from both systems")
+        out.append(float(v))
+    return out
+
+
+def is_binary(values: Sequence[float]) -> bool:
+    """True when every score is 0 or 1 (exact match, execution match)."""
+    return all(v in (0, 1) for v in values)
+
+
+def mcnemar_exact(a: Sequence[float], b: Sequence[float]) -> dict:
+    """McNemar's exact test on paired 0/1 scores: ``a_only`` items only `a` got right, ``b_only`` only `b`,
+    and the two-sided p-value of a split that uneven under a fair coin (1.0 when they never disagree)."""
+    a, b = _scores(a, "a"), _scores(b, "b")
+    if len(a) != len(b):
+        raise ValueError(f"paired scores need the same items: {len(a)} vs {len(b)}")
+    if not (is_binary(a) and is_binary(b)):
+        raise ValueError("McNemar's test needs 0/1 scores; use paired() for graded scores (bootstrap interval)")
+    a_only = sum(1 for x, y in zip(a, b, strict=True) if x == 1 and y == 0)
+    b_only = sum(1 for x, y in zip(a, b, strict=True) if x == 0 and y == 1)
+    n = a_only + b_only
+    tail = sum(comb(n, k) for k in range(min(a_only, b_only) + 1)) / 2**n if n else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p": min(1.0, 2 * tail)}
+
+
+def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:
+    """`b` minus `a` on the same items: ``diff`` (mean), its bootstrap interval ``low``/``high``, ``n``,
+    and on 0/1 scores McNemar's ``p`` (with ``a_only``/``b_only``). ``decided`` is True when the interval
+    excludes 0 and, on 0/1 scores, p < 1 - level as well; ``better`` names 'a', 'b' or None."""
+    a, b = _scores(a, "a"), _scores(b, "b")
+    if len(a) != len(b):
+        raise ValueError(f"paired scores need the same items in the same order: {len(a)} vs {len(b)} scores")
+    if not a:
+        raise ValueError("no items to compare")
+    diff, low, high = systems.bootstrap_ci([y - x for x, y in zip(a, b, strict=True)], n=n_boot, level=level, seed=seed)
+    out = {"n": len(a), "diff": diff, "low": low, "high": high, "test": "paired bootstrap"}
+    decided = low > 0 or high < 0
+    if is_binary(a) and is_binary(b):
+        test = mcnemar_exact(a, b)
+        out |= test | {"test": "paired bootstrap + McNemar exact"}
+        decided = decided and test["p"] < 1 - level
+    out["decided"] = decided
+    out["better"] = ("b" if diff > 0 else "a") if decided else None
+    return out
+
+
+def aligned(rows: Sequence[dict], system_a: str, system_b: str, key: str = "id", metric: str = "score",
+            **where) -> tuple[list[float], list[float]]:
+    """The scores of two systems on the items both answered, in the same order, from result rows
+    (``{"system", key, metric, ...}``); ``where`` filters rows first (e.g. ``task="sql"``)."""
+    picked = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    by_system: dict[str, dict] = {system_a: {}, system_b: {}}
+    for r in picked:
+        if r.get("system") in by_system and r.get(metric) is not None:
+            if key not in r:
+                raise KeyError(f"result rows need an item key {key!r} to pair the systems")
+            by_system[r["system"]][r[key]] = float(r[metric])
+    common = [k for k in by_system[system_a] if k in by_system[system_b]]
+    if not common:
+        raise ValueError(f"{system_a!r} and {system_b!r} share no scored items{' for ' + str(where) if where else ''}")
+    return [by_system[system_a][k] for k in common], [by_system[system_b][k] for k in common]

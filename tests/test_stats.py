@@ -1,0 +1,81 @@
+"""Paired statistics on hand-computed cases."""
+
+import pytest
+
+from helpers import stats
+
+
+def test_mcnemar_exact_hand_computed():
+    # 6 discordant pairs, all won by b: p = 2 * (1/2)^6 = 0.03125
+    a = [0] * 6 + [1] * 4
+    b = [1] * 6 + [1] * 4
+    result = stats.mcnemar_exact(a, b)
+    assert result == {"a_only": 0, "b_only": 6, "p": pytest.approx(0.03125)}
+    # 1 vs 4 discordant: P(X <= 1 | n=5) = (1 + 5) / 32, two-sided 0.375
+    a = [1, 0, 0, 0, 0, 1, 0]
+    b = [0, 1, 1, 1, 1, 1, 0]
+    assert stats.mcnemar_exact(a, b)["p"] == pytest.approx(0.375)
+    assert stats.mcnemar_exact([1, 0], [1, 0])["p"] == 1.0  # never disagree
+    assert stats.mcnemar_exact([1, 0, 1, 0], [0, 1, 0, 1])["p"] == 1.0  # an even split is capped at 1
+
+
+def test_paired_difference_and_decision():
+    a = [0] * 20 + [1] * 10
+    b = [1] * 20 + [1] * 10  # b wins 20 items, loses none
+    result = stats.paired(a, b)
+    assert result["n"] == 30 and result["diff"] == pytest.approx(20 / 30)
+    assert 0 < result["low"] <= result["diff"] <= result["high"] <= 1
+    assert result["b_only"] == 20 and result["p"] < 1e-5 and result["decided"] and result["better"] == "b"
+    swapped = stats.paired(b, a)
+    assert swapped["diff"] == pytest.approx(-20 / 30) and swapped["better"] == "a"
+
+
+def test_overlapping_intervals_can_hide_a_paired_difference():
+    """Each system's own interval overlaps the other's, yet b is never worse on an item: the paired test
+    decides where comparing the two intervals would not."""
+    from helpers import systems
+
+    a = [1] * 12 + [0] * 18
+    b = [1] * 12 + [1] * 7 + [0] * 11
+    _, a_low, a_high = systems.bootstrap_ci(a)
+    _, b_low, b_high = systems.bootstrap_ci(b)
+    assert b_low < a_high  # the unpaired intervals overlap
+    result = stats.paired(a, b)
+    assert result["b_only"] == 7 and result["a_only"] == 0 and result["p"] == pytest.approx(2 / 2**7)
+    assert result["decided"] and result["low"] > 0
+
+
+def test_a_coin_flip_is_not_decided():
+    a = [1, 0] * 15
+    b = [0, 1] * 15
+    result = stats.paired(a, b)
+    assert result["diff"] == 0 and not result["decided"] and result["better"] is None and result["p"] == 1.0
+
+
+def test_graded_scores_use_the_bootstrap_alone():
+    a = [0.5, 0.25, 0.75, 0.5]
+    b = [0.75, 0.5, 1.0, 0.75]
+    result = stats.paired(a, b)
+    assert result["test"] == "paired bootstrap" and "p" not in result
+    assert result["diff"] == pytest.approx(0.25) and result["low"] == result["high"] == pytest.approx(0.25)
+    assert result["decided"]
+
+
+def test_bad_input_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match="same items"):
+        stats.paired([1, 0], [1])
+    with pytest.raises(ValueError, match="no items"):
+        stats.paired([], [])
+    with pytest.raises(ValueError, match=r"b\[1\] is None"):
+        stats.paired([1, 0], [1, None])
+    with pytest.raises(ValueError, match="0/1 scores"):
+        stats.mcnemar_exact([0.5], [1])
+
+
+def test_aligned_pairs_rows_by_item():
+    rows = [{"system": "RAG", "id": "q1", "task": "t", "score": 1}, {"system": "FT", "id": "q2", "task": "t", "score": 0},
+            {"system": "FT", "id": "q1", "task": "t", "score": 0}, {"system": "RAG", "id": "q2", "task": "t", "score": 1},
+            {"system": "RAG", "id": "q3", "task": "t", "score": 1}, {"system": "FT", "id": "q1", "task": "u", "score": 1}]
+    assert stats.aligned(rows, "RAG", "FT", task="t") == ([1.0, 1.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="share no scored items"):
+        stats.aligned(rows, "RAG", "RAFT")
