@@ -297,6 +297,100 @@ def measure(gen, task: str, items, index, rag_gen=None, version: int = 1, sample
     return drafts, rags
 
 
+def measure_batched(gen, task: str, items, index, rag_gen=None, version: int = 1, samples: int = 0, seed: int = 0,
+                    batch_size: int | None = None, progress: bool = True) -> tuple[list[dict], list[dict]]:
+    """What ``measure`` returns, computed in batches: the same drafts, confidences, samples and RAG answers
+    for many items at the throughput of batched generation, for choosing a threshold on a dev set.
+
+    The ``seconds`` are *amortized* (each batch's wall time shared among its items), so they rank
+    the two paths as one-at-a-time timings do (the RAG path's longer prompt costs more either way) but
+    are not a server's latency: report latency from ``measure`` on the test queries. Every row says
+    ``timing: "amortized"``.
+    """
+    import time
+
+    from . import data, generate, systems, tasks
+
+    items = list(items)
+    if not items:
+        raise ValueError(f"no {task} items to measure")
+    batch = batch_size or generate.EVAL_BATCH_SIZE
+    max_new = tasks.MAX_NEW_TOKENS[task]
+    conn = data.analytics_db() if task == "sql" else None
+    n = len(items)
+
+    start = time.perf_counter()
+    out = generate.generate(gen, [tasks.messages(task, it) for it in items], max_new_tokens=max_new,
+                            batch_size=batch, logprobs=True, progress=progress)
+    draft_s = (time.perf_counter() - start) / n
+    drafts = [{"id": it["id"], "task": task, "output": text, "seconds": draft_s, "timing": "amortized",
+               "confidence": confidence(lp) if lp else None,
+               "score": tasks.score(task, it, text, version=version, conn=conn)["score"]}
+              for it, text, lp in zip(items, out.texts, out.logprobs, strict=True)]
+    if samples:
+        start = time.perf_counter()
+        sampled = generate.generate(gen, [tasks.messages(task, it) for it in items for _ in range(samples)],
+                                    max_new_tokens=max_new, batch_size=batch, temperature=0.7, seed=seed,
+                                    progress=progress).texts
+        sample_s = (time.perf_counter() - start) / n
+        for i, row in enumerate(drafts):
+            row |= {"agreement": agreement([row["output"], *sampled[i * samples:(i + 1) * samples]]),
+                    "agreement_seconds": sample_s}
+    start = time.perf_counter()
+    hits, _ = systems.retrieve(index, task, items)
+    convs = [tasks.messages(task, it, version=version, context=h, max_words=systems.CONTEXT["max_words"])
+             for it, h in zip(items, hits, strict=True)]
+    answers = generate.generate(rag_gen or gen, convs, max_new_tokens=max_new, batch_size=batch,
+                                progress=progress).texts
+    rag_s = (time.perf_counter() - start) / n
+    rags = []
+    for it, h, answer, row in zip(items, hits, answers, drafts, strict=True):
+        answer = answer if h else row["output"]  # nothing retrieved: the draft stands, as in measure
+        rags.append({"id": it["id"], "task": task, "output": answer, "seconds": rag_s, "timing": "amortized",
+                     "score": tasks.score(task, it, answer, version=version, conn=conn)["score"]})
+    return drafts, rags
+
+
+def gate_intervals(drafts: Sequence[dict], rags: Sequence[dict], threshold: float, key: str = "confidence",
+                   n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """The gate at `threshold` against always-RAG on the same queries, with intervals over queries.
+
+    ``overhead_cut``: the share of always-RAG's extra latency over never-RAG that the gate removes, with a
+    percentile-bootstrap interval (queries resampled, the ratio recomputed; a resample where RAG adds no
+    latency is skipped). ``accuracy_change``: the gate's accuracy minus always-RAG's, paired per query
+    (``stats.paired``), and ``vs_never``: the gate minus never-RAG.
+    """
+    import random
+
+    from . import stats
+
+    if len(drafts) != len(rags):
+        raise ValueError(f"{len(drafts)} drafts but {len(rags)} RAG answers: they must be the same queries")
+    if not drafts:
+        raise ValueError("no queries")
+    flags = route([d.get(key) for d in drafts], threshold)
+    gated = [gate_outcome(d, r, f) for d, r, f in zip(drafts, rags, flags, strict=True)]
+    triples = [(r["seconds"], d["seconds"], g["seconds"]) for d, r, g in zip(drafts, rags, gated, strict=True)]
+
+    def cut(sample):
+        always = sum(t[0] for t in sample)
+        never = sum(t[1] for t in sample)
+        gate = sum(t[2] for t in sample)
+        return (always - gate) / (always - never) if always > never else None
+
+    rng = random.Random(seed)
+    cuts = sorted(c for c in (cut(rng.choices(triples, k=len(triples))) for _ in range(n_boot)) if c is not None)
+    tail = (1 - level) / 2
+    point = cut(triples)
+    interval = (cuts[int(tail * (len(cuts) - 1))], cuts[int((1 - tail) * (len(cuts) - 1))]) if cuts else (None, None)
+    return {"n": len(drafts), "threshold": threshold, "retrieved": sum(flags) / len(flags),
+            "overhead_cut": point, "overhead_cut_low": interval[0], "overhead_cut_high": interval[1],
+            "accuracy_change": stats.paired([r["score"] for r in rags], [g["score"] for g in gated],
+                                            level=level, n_boot=n_boot, seed=seed),
+            "vs_never": stats.paired([d["score"] for d in drafts], [g["score"] for g in gated],
+                                     level=level, n_boot=n_boot, seed=seed)}
+
+
 def draft_and_verify(drafter, verifier, task: str, item: dict, hits, n_drafts: int = 3, per_draft: int = 2,
                      version: int = 1) -> dict:
     """Wang et al.'s method for one query: drafts from document subsets in one batch, then a verifier picks.

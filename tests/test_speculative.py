@@ -320,3 +320,46 @@ def test_pick_draft_errors():
         speculative.pick_draft([[-0.1], [-0.2]], verifier_logprobs=[[-0.1]])
     with pytest.raises(ValueError, match="log-probabilities"):
         speculative.pick_draft([[0.7]])
+
+
+def test_gate_intervals_point_values_match_the_sweep():
+    result = speculative.gate_intervals(DRAFTS, RAGS, 0.5)
+    assert result["n"] == 4 and result["retrieved"] == pytest.approx(0.5)
+    assert result["overhead_cut"] == pytest.approx(0.4)  # as EXPECTED[0.5]
+    assert result["overhead_cut_low"] <= 0.4 <= result["overhead_cut_high"]
+    change = result["accuracy_change"]  # gate 1,0,1,0 vs always-RAG 1,1,1,0
+    assert change["diff"] == pytest.approx(-0.25) and change["a_only"] == 1 and change["b_only"] == 0
+    assert not change["decided"]  # one query of four decides nothing
+    assert result["vs_never"]["diff"] == pytest.approx(0.25)
+
+
+def test_gate_intervals_narrow_with_more_queries():
+    small = speculative.gate_intervals(DRAFTS, RAGS, 0.5)
+    large = speculative.gate_intervals(DRAFTS * 25, RAGS * 25, 0.5)
+    assert large["overhead_cut"] == pytest.approx(0.4)
+    assert large["overhead_cut_high"] - large["overhead_cut_low"] < small["overhead_cut_high"] - small["overhead_cut_low"]
+    assert large["accuracy_change"]["decided"] and large["accuracy_change"]["high"] < 0
+
+
+def test_gate_intervals_errors():
+    with pytest.raises(ValueError, match="same queries"):
+        speculative.gate_intervals(DRAFTS, RAGS[:2], 0.5)
+    with pytest.raises(ValueError, match="threshold"):
+        speculative.gate_intervals(DRAFTS, RAGS, 1.5)
+
+
+@pytest.mark.slow
+def test_measure_batched_gives_what_measure_gives(generator_fp32):
+    """Batched and one-at-a-time measurement agree on the drafts' confidences and on the scores (greedy
+    decoding; small differences from padding are allowed on the confidence only)."""
+    from helpers import data, index
+
+    items = data.load_task("json_extraction", "dev")[:4]
+    help_centre = index.course_index(1)
+    one = speculative.measure(generator_fp32, "json_extraction", items, help_centre, progress=False)
+    many = speculative.measure_batched(generator_fp32, "json_extraction", items, help_centre, batch_size=4,
+                                       samples=2, progress=False)
+    assert [d["id"] for d in many[0]] == [d["id"] for d in one[0]] and len(many[1]) == 4
+    assert [d["confidence"] for d in many[0]] == pytest.approx([d["confidence"] for d in one[0]], abs=0.02)
+    assert all(d["timing"] == "amortized" and 0 <= d["agreement"] <= 1 for d in many[0])
+    assert sum(d["score"] for d in many[0]) == pytest.approx(sum(d["score"] for d in one[0]), abs=0.3)
