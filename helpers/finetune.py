@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -486,6 +487,52 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
     return trainer
 
 
+def steps_for(passes: float, n_records: int, batch_size: int) -> int:
+    """Optimizer steps for `passes` over `n_records` conversations at `batch_size` a step (at least 1)."""
+    if passes <= 0 or n_records < 1 or batch_size < 1:
+        raise ValueError(f"passes, records and batch size must be positive, got {passes}, {n_records}, {batch_size}")
+    return max(1, math.ceil(passes * n_records / batch_size))
+
+
+def every_n_steps(gen, n_steps: int, evaluate, label: str = "pass", stop=None):
+    """A trainer callback that pauses training every `n_steps` steps and calls ``evaluate(g)`` with the model
+    being trained (``g`` is `gen` with that model, ready for ``generate``), e.g. a closed-book score after
+    each pass over the data. Its ``history`` lists ``{label: k, "step": s, **evaluate(g)}``; the time
+    spent there is in ``seconds`` and is left out of the run's training speed. ``stop(result)`` returning
+    True ends training there (e.g. once a memorisation probe has its answer).
+    """
+    import dataclasses
+
+    from transformers import TrainerCallback
+
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+
+    class EveryNSteps(TrainerCallback):
+        def __init__(self):
+            self.history: list[dict] = []
+            self.seconds = 0.0
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % n_steps:
+                return
+            start = time.perf_counter()
+            tokenizer = gen.tokenizer
+            tokenizer.padding_side = "left"
+            model.eval()
+            try:
+                result = evaluate(dataclasses.replace(gen, model=model))
+            finally:
+                model.train()
+                tokenizer.padding_side = "right"
+            self.history.append({label: state.global_step // n_steps, "step": state.global_step, **result})
+            self.seconds += time.perf_counter() - start
+            if stop is not None and stop(result):
+                control.should_training_stop = True
+
+    return EveryNSteps()
+
+
 def _cuda_bf16() -> bool:
     import torch
 
@@ -576,6 +623,7 @@ def _run(trainer, gen, model, recipe, backend_name, peak, tokenizer=None) -> Tra
         with _quiet_renames():
             trainer.train()
         seconds = time.perf_counter() - start
+        seconds -= sum(getattr(cb, "seconds", 0.0) for cb in trainer.callback_handler.callbacks)  # evaluations
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
             raise RuntimeError(

@@ -143,11 +143,20 @@ def behaviour_recipe():
     return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8, learning_rate=1e-3)
 
 
-def knowledge_recipe():
-    """The recipe notebook 05 trains the knowledge adapter (the v1 facts) with."""
+KNOWLEDGE_PASSES = 3  # passes over the training questions: a fair attempt at storing the facts (issue 16)
+
+
+def knowledge_recipe(n_records: int | None = None):
+    """The recipe notebook 05 trains the knowledge adapter (the v1 facts) with: ``KNOWLEDGE_PASSES`` passes
+    over the `n_records` training questions (default: all of qa_static and qa_live) in the learner profile,
+    6 steps in ci. The conversations are short (about 60 tokens), so a micro-batch is the whole batch."""
     from . import finetune
 
-    return finetune.Recipe(max_steps=env.by_profile(learner=20, ci=6), batch_size=16, learning_rate=1e-3)
+    if n_records is None:
+        n_records = len(finetune.chat_records({"qa_static": None, "qa_live": None}))
+    steps = KNOWLEDGE_PASSES * finetune.steps_for(1, n_records, 16)  # whole passes: the curve is read at their ends
+    return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=6), batch_size=16, micro_batch_size=16,
+                           learning_rate=1e-3)
 
 
 def raft_recipe():

@@ -307,3 +307,37 @@ def test_models_that_scale_their_logits_keep_trls_loss():
     assert finetune.plain_lm_head(t.SimpleNamespace(final_logit_softcapping=None))
     assert not finetune.plain_lm_head(t.SimpleNamespace(final_logit_softcapping=30.0))
     assert not finetune.plain_lm_head(t.SimpleNamespace(logits_scaling=8.0))
+
+
+def test_steps_for():
+    assert finetune.steps_for(3, 706, 16) == 133 and finetune.steps_for(1, 706, 16) == 45
+    assert finetune.steps_for(0.1, 5, 16) == 1
+    with pytest.raises(ValueError, match="positive"):
+        finetune.steps_for(0, 10, 4)
+
+
+@pytest.mark.slow
+def test_every_n_steps_quizzes_the_model_being_trained(tmp_path):
+    gen = models.load_generator(tier="cpu")
+    seen = []
+
+    def quiz(g):
+        assert g.model is not gen.model or hasattr(g.model, "peft_config")  # the model under training, with LoRA
+        assert g.tokenizer.padding_side == "left"
+        seen.append(g.model.training)
+        return {"words": len(generate.generate(g, [[{"role": "user", "content": "hi"}]], max_new_tokens=4,
+                                               progress=False).texts[0])}
+
+    callback = finetune.every_n_steps(gen, 2, quiz)
+    run = finetune.train(gen, finetune.chat_records({"tone": 4}), finetune.Recipe(max_steps=4, batch_size=2),
+                         tmp_path, callbacks=[callback])
+    assert [h["step"] for h in callback.history] == [2, 4] and [h["pass"] for h in callback.history] == [1, 2]
+    assert seen == [False, False] and run.model.training is False
+    assert callback.seconds > 0 and run.seconds > 0
+    with pytest.raises(ValueError, match="n_steps"):
+        finetune.every_n_steps(gen, 0, quiz)
+    stopper = finetune.every_n_steps(gen := models.load_generator(tier="cpu"), 1, lambda g: {"x": 1},
+                                     stop=lambda result: True)
+    run = finetune.train(gen, finetune.chat_records({"tone": 4}), finetune.Recipe(max_steps=4, batch_size=2),
+                         tmp_path / "stop", callbacks=[stopper])
+    assert [h["step"] for h in stopper.history] == [1] and [s for s, _ in run.losses] == [1]
