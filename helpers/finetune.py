@@ -329,6 +329,22 @@ def _quiet_renames():
         yield
 
 
+@contextmanager
+def _no_dataset_bars():
+    """TRL tokenizes the data with `datasets.map`, one progress bar per pass (tokenize, labels, truncate,
+    drop): each takes a fraction of a second, and a committed notebook would show them as "0%" forever on
+    GitHub. They are switched off while the trainer is built (and restored after)."""
+    import datasets as dataset_tqdm
+
+    was_disabled = dataset_tqdm.are_progress_bars_disabled()
+    dataset_tqdm.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            dataset_tqdm.enable_progress_bars()
+
+
 def _sft_config(recipe: Recipe, output_dir: Path, on_gpu: bool, bf16: bool, **extra):
     """TRL's SFTConfig for the recipe. On CPU: micro-batches with accumulation, bf16 autocast only when asked
     (``bf16``), no gradient checkpointing (TRL turns bf16 and checkpointing on by default)."""
@@ -479,7 +495,7 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
     ordered = _ordered(records, gen.tokenizer, recipe) if sequential else records
     lean = recipe.answer_only_loss and not on_gpu and plain_lm_head(gen.model.config)
     trainer_class = _answer_loss_trainer(SFTTrainer) if lean else SFTTrainer
-    with _quiet_renames():
+    with _quiet_renames(), _no_dataset_bars():
         trainer = trainer_class(model=model, args=config, train_dataset=to_prompt_completion(ordered),
                                 processing_class=gen.tokenizer, callbacks=list(callbacks))
     trainer.course_precision = precision
@@ -589,10 +605,11 @@ def unsloth_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()
                               for i, r in enumerate(ordered)])
     config = _sft_config(recipe, output_dir, on_gpu=on_gpu, bf16=on_gpu and _cuda_bf16(), dataset_text_field="text",
                          optim="adamw_8bit" if on_gpu else "adamw_torch")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=text, processing_class=tokenizer,
-                         callbacks=list(callbacks))
-    instruction_part, response_part = response_template_parts(tokenizer)
-    trainer = train_on_responses_only(trainer, instruction_part=instruction_part, response_part=response_part)
+    with _no_dataset_bars():
+        trainer = SFTTrainer(model=model, args=config, train_dataset=text, processing_class=tokenizer,
+                             callbacks=list(callbacks))
+        instruction_part, response_part = response_template_parts(tokenizer)
+        trainer = train_on_responses_only(trainer, instruction_part=instruction_part, response_part=response_part)
     trainer.course_precision = "gpu" if on_gpu else ("bf16-weights" if dtype == torch.bfloat16 else "fp32")
     trainer.course_model, trainer.course_tokenizer = model, tokenizer
     return trainer

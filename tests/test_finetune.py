@@ -341,3 +341,17 @@ def test_every_n_steps_quizzes_the_model_being_trained(tmp_path):
     run = finetune.train(gen, finetune.chat_records({"tone": 4}), finetune.Recipe(max_steps=4, batch_size=2),
                          tmp_path / "stop", callbacks=[stopper])
     assert [h["step"] for h in stopper.history] == [1] and [s for s, _ in run.losses] == [1]
+
+
+def test_dataset_bars_are_off_while_the_trainer_is_built_and_restored_after():
+    import datasets as dataset_tqdm
+
+    dataset_tqdm.enable_progress_bars()
+    with finetune._no_dataset_bars():
+        assert dataset_tqdm.are_progress_bars_disabled()
+    assert not dataset_tqdm.are_progress_bars_disabled()
+    dataset_tqdm.disable_progress_bars()
+    with finetune._no_dataset_bars():
+        pass
+    assert dataset_tqdm.are_progress_bars_disabled(), "a caller's own choice is kept"
+    dataset_tqdm.enable_progress_bars()
