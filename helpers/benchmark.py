@@ -64,9 +64,8 @@ def needed_models(task_names: Sequence[str]) -> list[str]:
 def run(gens: Mapping, indexes: Mapping[int, object], n_items: int, task_names: Sequence[str] = tasks.TASKS,
         progress: bool = True) -> list[dict]:
     """Every system on the first `n_items` test items of every task; one scored row per item and system."""
-    from tqdm.auto import tqdm
-
     from . import data
+    from .progress import bar as progress_bar
 
     if n_items < 1:
         raise ValueError(f"n_items must be >= 1, got {n_items}")
@@ -76,7 +75,7 @@ def run(gens: Mapping, indexes: Mapping[int, object], n_items: int, task_names: 
                        "systems.load_adapter_or_train")
     rows = []
     jobs = [(t, s) for t in task_names for s in systems_for(t)]
-    bar = tqdm(total=len(jobs), desc="benchmark", unit="run", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="benchmark", unit="run", disable=not progress)
     for task in task_names:
         version = CORPUS_VERSION.get(task, 1)
         items = data.load_task(task, "test")[:n_items]

@@ -209,7 +209,7 @@ class IndexStore:
         The collection is filled first and the manifest written last, so an interrupted build
         leaves no version behind; its collection is removed by the next build.
         """
-        from tqdm.auto import tqdm
+        from .progress import bar
 
         chunks = list(chunks)
         if not chunks:
@@ -229,7 +229,7 @@ class IndexStore:
         collection = self.client.create_collection(self._collection_name(version), embedding_function=None,
                                                    metadata={"hnsw:space": "cosine"})
         dim = None
-        for lo in tqdm(range(0, len(chunks), batch_size), desc=f"indexing {version}", unit="batch",
+        for lo in bar(range(0, len(chunks), batch_size), desc=f"indexing {version}", unit="batch",
                        disable=not progress):
             batch = chunks[lo : lo + batch_size]
             vectors = self.embedding_function([c.text for c in batch])

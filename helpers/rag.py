@@ -313,14 +313,13 @@ def retrieval_scores(search, items: Sequence[dict], ks: Sequence[int] = (1, 5, 1
     `search` returns chunk hits; they are collapsed to an article ranking (first occurrence wins)
     before scoring, since the gold answers name articles.
     """
-    from tqdm.auto import tqdm
-
     from . import evaluate
+    from .progress import bar
 
     if not items:
         raise ValueError("no items to score retrieval on")
     totals = {f"recall@{k}": 0.0 for k in ks} | {"MRR": 0.0, "nDCG@10": 0.0}
-    for item in tqdm(items, desc="retrieving", disable=not progress):
+    for item in bar(items, desc="retrieving", unit="question", disable=not progress):
         ranking = article_ranking(search(item["question"], depth))
         gold = gold_sources(item, version)
         for k in ks:

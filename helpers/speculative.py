@@ -269,13 +269,12 @@ def measure(gen, task: str, items, index, rag_gen=None, version: int = 1, sample
     """
     import time
 
-    from tqdm.auto import tqdm
-
     from . import data, generate, tasks
+    from .progress import bar
 
     conn = data.analytics_db() if task == "sql" else None
     drafts, rags = [], []
-    for item in tqdm(items, desc=f"{task}: draft + RAG", disable=not progress):
+    for item in bar(items, desc=f"{task}: draft + RAG", unit="query", disable=not progress):
         draft, search, answer_with = model_calls(gen, task, item, index, rag_gen, version)
         start = time.perf_counter()
         text, logprobs = draft()
