@@ -74,3 +74,26 @@ def test_cells_fit_on_a_screen(path):
         if cell["cell_type"] == "code":
             lines = "".join(cell["source"]).count("\n") + 1
             assert lines <= 40, f"{path.name}: a code cell of {lines} lines (keep cells under ~40)"
+
+
+FROZEN_BAR = re.compile(r"^(?P<desc>[^\n:]+):\s+\d+%\|", re.M)  # tqdm's text fallback, e.g. "benchmark:   0%|"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
+def test_progress_bars_leave_their_finished_state(path):
+    """Viewed on GitHub a saved progress bar is its text fallback, frozen where it was drawn ("0%"): every
+    bar in a committed output must be followed, in the same cell, by a plain line saying what was done
+    (helpers.progress.bar prints "<desc>: <n> <units> in <time>"; generation prints "generated ...")."""
+    for cell in _cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        streams = ["".join(out.get("text", "")) for out in cell["outputs"] if out["output_type"] == "stream"]
+        widgets = ["".join(out.get("data", {}).get("text/plain", "")) for out in cell["outputs"]
+                   if out["output_type"] == "display_data"
+                   and "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+        plain = "\n".join(streams)
+        for match in FROZEN_BAR.finditer("\n".join(streams + widgets)):
+            desc = match.group("desc").strip()
+            finished = re.compile(rf"^{re.escape(desc)}: \d+ .* in [\d.]+ (s|min)|^generated \d+ replies", re.M)
+            assert finished.search(plain), (f"{path.name}: the progress bar '{desc}' has no finished line in its cell; "
+                                            "use helpers.progress.bar and re-run the notebook")
