@@ -79,10 +79,11 @@ BENCH_LABELS: dict[str, tuple[str, str]] = {
     "always_rag_mean_latency_ms": ("always-RAG: mean latency per query (same queries)", "ms"),
     # group "efficiency": today's settings and the new ones, back to back in one run (scripts/bench.py)
     "cpu_native_bf16": ("CPU computes bf16 natively (flags: {flags})", ""),
-    "train_today_tokens_per_s": ("LoRA training, old settings: whole batches of 8, fp32, unsorted ({steps} steps)",
+    "train_today_tokens_per_s": ("LoRA training, old settings: whole batches of 8, fp32, unsorted, TRL's loss over every "
+                                 "position ({steps} steps)",
                                  "tokens/s"),
     "train_new_tokens_per_s": ("LoRA training, new settings: micro-batch {micro_batch} with accumulation, "
-                               "{precision}, sorted by length ({steps} steps)", "tokens/s"),
+                               "{precision}, sorted by length, loss from the answer's positions ({steps} steps)", "tokens/s"),
     "train_speedup": ("training speed-up, new / old", "x"),
     "train_today_peak_gb": ("peak training memory above start, old settings", "GB"),
     "train_new_peak_gb": ("peak training memory above start, new settings", "GB"),
