@@ -42,7 +42,9 @@ import json
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import rag
 
@@ -142,7 +144,10 @@ def leaks(hits: Sequence, caller: str) -> list:
 # 2. Indirect prompt injection
 # =============================================================================================
 
-ATTACKS = ("reveal_internal", "change_voice", "add_link", "wrong_fact")
+ATTACKS = ("reveal_internal", "change_voice", "add_link", "wrong_fact", "leak_data")
+#: The attack sets: "dev" (the articles the rules were written against) and "heldout" (written apart
+#: from the rules, for measurement only: see data/security/README.md).
+INJECTION_SPLITS = {"dev": "injections.json", "heldout": "injections_heldout.json"}
 MITIGATIONS = ("delimit", "rank", "filter")
 ARTICLE_KEYS = ("id", "title", "section", "version", "date", "audience", "text")
 INJECTION_ID = re.compile(r"^KB-9\d\d$")
@@ -159,35 +164,40 @@ UNTRUSTED_SYSTEM = (
 )
 
 
-def injections_path() -> Path:
-    """``data/security/injections.json`` (under ``$COURSE_DATA_DIR`` when set)."""
+def injections_path(split: str = "dev") -> Path:
+    """``data/security/injections.json`` (``split="dev"``) or ``injections_heldout.json`` ("heldout"),
+    under ``$COURSE_DATA_DIR`` when set."""
     from . import data
 
-    return data.data_dir() / "security" / "injections.json"
+    if split not in INJECTION_SPLITS:
+        raise ValueError(f"unknown injection split {split!r}; choose one of {list(INJECTION_SPLITS)}")
+    return data.data_dir() / "security" / INJECTION_SPLITS[split]
 
 
 def _fail(where: str, message: str):
     from .data import DataError
 
-    raise DataError(f"{where}: {message}; fix data/security/injections.json (see data/security/README.md)")
+    raise DataError(f"{where}: {message}; fix the file (its format: data/security/README.md)")
 
 
-def load_injections(path: str | Path | None = None) -> list[dict]:
+def load_injections(path: str | Path | None = None, split: str = "dev") -> list[dict]:
     """The adversarial articles, validated. Each is an article record (the keys of ``data.load_corpus``
     items: id, title, section, version, date, audience, text, path) plus ``attack``, ``mimics``,
     ``target_questions``, ``success`` (``{"regex", "description"}``) and, for some, ``correct_answer``.
 
     Checks: ids ``KB-9xx``, unique and absent from both corpus versions; audience ``public``; an
     attack in :data:`ATTACKS`; 2-3 target questions; a success regex that compiles; ``mimics`` names
-    a real article. Raises ``data.DataError`` naming the article and field at fault.
+    a real article. Raises ``data.DataError`` naming the article and field at fault. ``split`` picks
+    the set when no `path` is given: "dev" or "heldout" (every article also gets ``split``).
     """
     from . import data
 
-    path = Path(path) if path else injections_path()
+    path = Path(path) if path else injections_path(split)
     if not path.is_file():
         _fail(str(path), "file not found")
+    raw = path.read_text(encoding="utf-8")
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = json.loads(raw)
     except json.JSONDecodeError as exc:
         _fail(f"{path}:{exc.lineno}", f"invalid JSON ({exc.msg})")
     articles = payload.get("articles") if isinstance(payload, dict) else None
@@ -197,7 +207,10 @@ def load_injections(path: str | Path | None = None) -> list[dict]:
     seen: set[str] = set()
     out = []
     for n, art in enumerate(articles):
-        where = f"{path} article {n} ({art.get('id', 'no id') if isinstance(art, dict) else '?'})"
+        art_id = art.get("id", "no id") if isinstance(art, dict) else "?"
+        at = raw.find(f'"id": "{art_id}"')
+        line = f":{raw.count(chr(10), 0, at) + 1}" if at >= 0 else ""
+        where = f"{path}{line} article {n} ({art_id})"
         if not isinstance(art, dict):
             _fail(where, "each article is a JSON object")
         for key in ARTICLE_KEYS + ("attack", "target_questions", "success"):
@@ -234,18 +247,19 @@ def load_injections(path: str | Path | None = None) -> list[dict]:
             _fail(where, f"field 'success.regex' does not compile ({exc})")
         if art.get("mimics") is not None and art["mimics"] not in corpus:
             _fail(where, f"field 'mimics' names {art['mimics']!r}, not a corpus article")
-        out.append({**copy.deepcopy(art), "path": f"{path}#{art['id']}"})
+        out.append({**copy.deepcopy(art), "path": f"{path}#{art['id']}", "split": split})
     return out
 
 
-def poisoned_corpus(version: int = 1) -> list[dict]:
-    """Corpus `version` plus the injection articles (article keys only), for a poisoned index.
+def poisoned_corpus(version: int = 1, split: str = "dev") -> list[dict]:
+    """Corpus `version` plus the injection articles of `split` (article keys only), for a poisoned index.
 
     The clean corpus (``data.load_corpus``) never contains them.
     """
     from . import data
 
-    extra = [{**{k: a[k] for k in ARTICLE_KEYS}, "version": version, "path": a["path"]} for a in load_injections()]
+    extra = [{**{k: a[k] for k in ARTICLE_KEYS}, "version": version, "path": a["path"]}
+             for a in load_injections(split=split)]
     return data.load_corpus(version) + extra
 
 
@@ -387,6 +401,118 @@ def flag_instructions(hits: Sequence, threshold: float = INSTRUCTION_THRESHOLD) 
     for hit in hits:
         (flagged if instruction_score(hit.text) >= threshold else kept).append(hit)
     return kept, flagged
+
+
+# -- a learned detector beside the rules --------------------------------------------------------
+
+def attack_chunks(article: Mapping, chunking: Mapping | None = None) -> list[str]:
+    """The chunks of an injection article that carry its attack: those in which the article's success
+    regex matches (the planted value, domain or marker), else every chunk (the attack is in the wording).
+    Chunked like the course index (``index.DEFAULT_CHUNKING``), so they are what retrieval returns."""
+    from . import index
+
+    chunks = [c.text for c in rag.chunk_article(dict(article), **dict(chunking or index.DEFAULT_CHUNKING))]
+    pattern = re.compile(article["success"]["regex"], re.I)
+    carrying = [text for text in chunks if pattern.search(text)]
+    return carrying or chunks
+
+
+@dataclass
+class LearnedDetector:
+    """Logistic regression on sentence embeddings: P(a chunk is an injection). ``threshold`` was chosen
+    on a calibration split of the training side only (never on the texts it is measured on)."""
+
+    model: Any
+    embedder: Any
+    threshold: float
+    info: dict = field(default_factory=dict)
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        """The probability the model gives each text of being an injection."""
+        texts = [t if isinstance(t, str) else _not_text(t) for t in texts]
+        if not texts:
+            return []
+        vectors = self.embedder.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return [float(p) for p in self.model.predict_proba(vectors)[:, 1]]
+
+    def flags(self, texts: Sequence[str], threshold: float | None = None) -> list[bool]:
+        """True for each text scored at or above `threshold` (default: the calibrated one)."""
+        threshold = self.threshold if threshold is None else threshold
+        if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+            raise ValueError(f"the learned detector's threshold is a probability in (0, 1), got {threshold!r}")
+        return [p >= threshold for p in self.scores(texts)]
+
+    def split_hits(self, hits: Sequence, threshold: float | None = None) -> tuple[list, list]:
+        """Like :func:`flag_instructions`: ``(kept, flagged)`` hits, order kept."""
+        flagged = self.flags([h.text for h in hits], threshold)
+        return ([h for h, f in zip(hits, flagged, strict=True) if not f],
+                [h for h, f in zip(hits, flagged, strict=True) if f])
+
+
+def _not_text(value):
+    raise TypeError(f"the detector scores text, got {type(value).__name__}")
+
+
+def train_detector(attack_texts: Sequence[str], normal_texts: Sequence[str], embedder=None, seed: int = 0,
+                   calibration: float = 0.3) -> LearnedDetector:
+    """Fit a :class:`LearnedDetector` on `attack_texts` (label 1) and `normal_texts` (label 0).
+
+    A stratified `calibration` share of the training texts is held back; the model is fitted on the rest
+    (class weights balanced: attacks are few) and the threshold is the one with the best F1 on the held-back
+    part (candidates: midpoints between its scores; ties go to the one nearest 0.5, the balanced model's own
+    boundary). The texts a detector is *measured* on must not be
+    among these: score it on the held-out attack set and on normal chunks it never saw.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    attacks, normals = list(attack_texts), list(normal_texts)
+    if len(attacks) < 4 or len(normals) < 4:
+        raise ValueError(f"training a detector needs at least 4 attack and 4 normal texts, got {len(attacks)} "
+                         f"and {len(normals)}")
+    if not 0 < calibration < 1:
+        raise ValueError(f"calibration is the share of texts held back for the threshold, in (0, 1); got {calibration}")
+    if embedder is None:
+        from . import models
+
+        embedder = models.load_embedder()
+    texts = attacks + normals
+    labels = np.array([1] * len(attacks) + [0] * len(normals))
+    vectors = embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    fit_x, cal_x, fit_y, cal_y = train_test_split(vectors, labels, test_size=calibration, stratify=labels,
+                                                  random_state=seed)
+    model = LogisticRegression(class_weight="balanced", max_iter=2000, C=4.0, random_state=seed).fit(fit_x, fit_y)
+    probabilities = model.predict_proba(cal_x)[:, 1]
+    ordered = sorted(set(float(p) for p in probabilities))
+    candidates = {0.5} | {(a + b) / 2 for a, b in zip(ordered, ordered[1:], strict=False)}
+    best = (-1.0, 0.5)
+    for threshold in sorted(candidates, key=lambda t: abs(t - 0.5)):  # ties: nearest the model's own boundary
+        predicted = probabilities >= threshold
+        tp = int((predicted & (cal_y == 1)).sum())
+        precision = tp / max(int(predicted.sum()), 1)
+        recall = tp / max(int((cal_y == 1).sum()), 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if f1 > best[0]:
+            best = (f1, threshold)
+    info = {"attacks": len(attacks), "normals": len(normals), "fitted_on": int(len(fit_y)),
+            "calibrated_on": int(len(cal_y)), "calibration_f1": round(best[0], 3), "seed": seed}
+    return LearnedDetector(model=model, embedder=embedder, threshold=min(max(best[1], 1e-4), 1 - 1e-4), info=info)
+
+
+def detection_rates(flagged_attacks: Sequence[bool], flagged_normals: Sequence[bool]) -> dict:
+    """Recall on attacks and false-positive rate on normal texts, each with n and a 95% bootstrap
+    interval, and the precision they imply."""
+    from . import systems
+
+    if not flagged_attacks or not flagged_normals:
+        raise ValueError("detection rates need at least one attack and one normal text")
+    recall, r_low, r_high = systems.bootstrap_ci([float(f) for f in flagged_attacks])
+    fpr, f_low, f_high = systems.bootstrap_ci([float(f) for f in flagged_normals])
+    tp, fp = sum(flagged_attacks), sum(flagged_normals)
+    return {"recall": recall, "recall_low": r_low, "recall_high": r_high, "attacks": len(flagged_attacks),
+            "false_positive_rate": fpr, "fpr_low": f_low, "fpr_high": f_high, "normals": len(flagged_normals),
+            "precision": tp / (tp + fp) if tp + fp else float("nan")}
 
 
 def injection_messages(question: str, hits: Sequence, mitigations: Iterable[str] = frozenset(),
