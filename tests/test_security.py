@@ -480,3 +480,16 @@ def test_attack_chunks_carry_the_attack(injections):
         assert chunks and all(c in art["text"] or c.replace("\n", " ") for c in chunks)
     by_id = {a["id"]: a for a in injections}
     assert all("6 months" in c or "six months" in c.lower() for c in security.attack_chunks(by_id["KB-901"]))
+
+
+def test_the_heldout_attack_set_validates_and_is_apart_from_the_dev_set(injections):
+    heldout = security.load_injections(split="heldout")
+    assert len(heldout) >= 30 and {a["split"] for a in heldout} == {"heldout"}
+    assert {a["attack"] for a in heldout} == set(security.ATTACKS)
+    assert not {a["id"] for a in heldout} & {a["id"] for a in injections}
+    assert sum(a["attack"] == "wrong_fact" for a in heldout) >= 10
+    for art in heldout:  # every planted marker is in its own article, and not in the answer it replaces
+        assert re.search(art["success"]["regex"], art["text"], re.I), art["id"]
+        if art.get("correct_answer"):
+            assert not re.search(art["success"]["regex"], art["correct_answer"], re.I), art["id"]
+    assert len(security.poisoned_corpus(1, split="heldout")) == len(data.load_corpus(1)) + len(heldout)
