@@ -515,6 +515,58 @@ def detection_rates(flagged_attacks: Sequence[bool], flagged_normals: Sequence[b
             "precision": tp / (tp + fp) if tp + fp else float("nan")}
 
 
+def detector_comparison(embedder=None, seed: int = 0, train_share: float = 0.5) -> dict:
+    """The rules, the learned detector and both together, measured on what none of them was built from.
+
+    Training side: the chunks that carry the development attacks (``attack_chunks``) and a seeded
+    `train_share` of the v1 help centre's chunks. Measured on: the held-out attack articles (an article
+    counts as caught when any chunk carrying its attack is flagged) and the normal chunks the learned
+    detector never saw (the rest of v1, and v2's new chunks). The rules were written against the
+    development set, so they are measured on the same held-out texts; their false-positive rate is also
+    given over every normal chunk of v1 and v2. Returns ``{"rows": [...], "by_attack": [...], "detector":
+    LearnedDetector, "normals": {...}}``.
+    """
+    import random
+
+    from . import data, index
+
+    chunking = dict(index.DEFAULT_CHUNKING)
+    v1 = list(dict.fromkeys(c.text for c in rag.chunk_corpus(data.load_corpus(1), **chunking)))
+    v2_new = [t for t in dict.fromkeys(c.text for c in rag.chunk_corpus(data.load_corpus(2), **chunking))
+              if t not in set(v1)]
+    shuffled = v1[:]
+    random.Random(seed).shuffle(shuffled)
+    cut = int(len(shuffled) * train_share)
+    train_normals, test_normals = shuffled[:cut], shuffled[cut:] + v2_new
+    dev_chunks = [c for a in load_injections(split="dev") for c in attack_chunks(a, chunking)]
+    heldout = load_injections(split="heldout")
+    if not heldout:
+        raise ValueError("the held-out attack set is empty: there is nothing to measure the detectors on")
+    detector = train_detector(dev_chunks, train_normals, embedder=embedder, seed=seed)
+
+    held_chunks = [attack_chunks(a, chunking) for a in heldout]
+    rules_attack = [any(instruction_score(c) >= INSTRUCTION_THRESHOLD for c in chunks) for chunks in held_chunks]
+    learned_attack = [any(detector.flags(chunks)) for chunks in held_chunks]
+    rules_normal = [instruction_score(t) >= INSTRUCTION_THRESHOLD for t in test_normals]
+    learned_normal = detector.flags(test_normals)
+    flags = {"rules": (rules_attack, rules_normal), "learned": (learned_attack, learned_normal),
+             "rules or learned": ([a or b for a, b in zip(rules_attack, learned_attack, strict=True)],
+                                  [a or b for a, b in zip(rules_normal, learned_normal, strict=True)])}
+    rows = [{"detector": name, **detection_rates(*pair)} for name, pair in flags.items()]
+    every_normal = v1 + v2_new
+    rows[0]["fpr_every_normal_chunk"] = sum(instruction_score(t) >= INSTRUCTION_THRESHOLD
+                                            for t in every_normal) / len(every_normal)
+    by_attack = []
+    for attack in ATTACKS:
+        picked = [i for i, a in enumerate(heldout) if a["attack"] == attack]
+        if picked:
+            by_attack.append({"attack": attack, "articles": len(picked),
+                              **{name: sum(pair[0][i] for i in picked) / len(picked) for name, pair in flags.items()}})
+    return {"rows": rows, "by_attack": by_attack, "detector": detector,
+            "normals": {"train": len(train_normals), "test": len(test_normals), "every": len(every_normal)},
+            "heldout_ids": [a["id"] for a in heldout]}
+
+
 def injection_messages(question: str, hits: Sequence, mitigations: Iterable[str] = frozenset(),
                        threshold: float = INSTRUCTION_THRESHOLD, max_words: int = 600) -> list[dict]:
     """Chat messages for `question` over `hits` with any combination of `mitigations`:

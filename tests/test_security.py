@@ -493,3 +493,17 @@ def test_the_heldout_attack_set_validates_and_is_apart_from_the_dev_set(injectio
         if art.get("correct_answer"):
             assert not re.search(art["success"]["regex"], art["correct_answer"], re.I), art["id"]
     assert len(security.poisoned_corpus(1, split="heldout")) == len(data.load_corpus(1)) + len(heldout)
+
+
+def test_detector_comparison_measures_on_what_it_did_not_train_on():
+    result = security.detector_comparison(embedder=WordEmbedder(), seed=0)
+    rows = {r["detector"]: r for r in result["rows"]}
+    assert set(rows) == {"rules", "learned", "rules or learned"}
+    heldout = security.load_injections(split="heldout")
+    assert all(r["attacks"] == len(heldout) for r in rows.values())
+    assert rows["learned"]["normals"] == result["normals"]["test"] and result["normals"]["train"] > 0
+    # "both" catches at least what either catches, and false-alarms at least as often
+    assert rows["rules or learned"]["recall"] >= max(rows["rules"]["recall"], rows["learned"]["recall"])
+    assert rows["rules or learned"]["false_positive_rate"] >= rows["learned"]["false_positive_rate"]
+    assert 0 <= rows["rules"]["fpr_every_normal_chunk"] <= 1
+    assert sum(r["articles"] for r in result["by_attack"]) == len(heldout)
