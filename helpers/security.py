@@ -677,6 +677,58 @@ def _redact_record(record: Mapping, names: Sequence[str] | None) -> tuple[dict, 
     return out, totals
 
 
+#: First and last names for the redaction probe: people the course's data never mentions (checked at run time).
+PROBE_FIRST = ("Anneliese", "Bartholomew", "Cosima", "Dashiell", "Eulalia", "Florian", "Giedre", "Hamish", "Ilse",
+               "Jovan", "Kalinda", "Leopold", "Mireille", "Nikolai", "Oonagh", "Perpetua", "Quillon", "Rosalind")
+PROBE_LAST = ("Abernethy", "Brzezinski", "Castellanos", "Drummond", "Eriksdottir", "Fairweather", "Grimaldi",
+              "Hollingsworth", "Ivanenko", "Jablonski", "Kowalczyk", "Lindqvist", "Marchetti", "Nakagawa")
+PROBE_KINDS = ("listed name", "unlisted name in the text", "unlisted name in a signature",
+               "unlisted name in an email's local part", "email", "phone")
+
+
+def redaction_probe(names: Sequence[str], n: int = 24, seed: int = 0) -> dict:
+    """How much of each kind of personal data ``redact(text, names)`` removes from tickets it has not seen.
+
+    Builds `n` support tickets, each with a person who is *not* in `names` (named in the text, signing it,
+    and inside an email address ``first.last@...``), a phone number, and one person who *is* in `names`
+    (the control). Recall per kind = the share of tickets where that item no longer appears after
+    redaction. Returns ``{"recall": {kind: share}, "n": n, "examples": [(ticket, redacted), ...]}``.
+    """
+    import random
+
+    listed = [x for x in dict.fromkeys(names) if isinstance(x, str) and x.strip()]
+    if not listed:
+        raise ValueError("the probe needs the redactor's own name list (at least one name) for its control")
+    known = {x.lower() for x in listed}
+    rng = random.Random(seed)
+    fresh = [(f, last) for f in PROBE_FIRST for last in PROBE_LAST
+             if f.lower() not in known and last.lower() not in known and f"{f} {last}".lower() not in known]
+    rng.shuffle(fresh)
+    if len(fresh) < n:
+        raise ValueError(f"only {len(fresh)} probe names are absent from the name list; ask for n <= {len(fresh)}")
+    removed = dict.fromkeys(PROBE_KINDS, 0)
+    examples = []
+    for i, (first, last) in enumerate(fresh[:n]):
+        control = rng.choice(listed)
+        email = f"{first.lower()}.{last.lower()}@{rng.choice(['northwind', 'lumenlabs', 'quarry-co'])}.example"
+        phone = f"+44 20 7946 {rng.randrange(1000, 9999)}"
+        ticket = (f"Hello,\n\nMy colleague {first} {last} asked me to follow up on run r_{100000 + i}: the "
+                  f"workflow stopped with CFX-4103. {control} from our finance team is in copy. Reach me on "
+                  f"{phone} or at {email}.\n\nThanks,\n{first} {last}")
+        redacted, _ = redact(ticket, listed)
+        body, _, signature = redacted.rpartition("Thanks,\n")
+        checks = {"listed name": control not in redacted,
+                  "unlisted name in the text": f"{first} {last}" not in body,
+                  "unlisted name in a signature": f"{first} {last}" not in signature,
+                  "unlisted name in an email's local part": f"{first.lower()}.{last.lower()}@" not in redacted,
+                  "email": email not in redacted, "phone": phone not in redacted}
+        for kind, ok in checks.items():
+            removed[kind] += ok
+        if i < 2:
+            examples.append((ticket, redacted))
+    return {"recall": {kind: removed[kind] / n for kind in PROBE_KINDS}, "n": n, "examples": examples}
+
+
 def redact_record(record: Mapping, names: Sequence[str] | None = None) -> dict:
     """A copy of chat record ``{"messages": [...], ...}`` with every message's content redacted.
 

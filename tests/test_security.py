@@ -507,3 +507,16 @@ def test_detector_comparison_measures_on_what_it_did_not_train_on():
     assert rows["rules or learned"]["false_positive_rate"] >= rows["learned"]["false_positive_rate"]
     assert 0 <= rows["rules"]["fpr_every_normal_chunk"] <= 1
     assert sum(r["articles"] for r in result["by_attack"]) == len(heldout)
+
+
+def test_redaction_probe_measures_names_the_redactor_was_not_told():
+    result = security.redaction_probe(["Noor Oyelaran", "Mateo"], n=10)
+    recall = result["recall"]
+    assert result["n"] == 10 and set(recall) == set(security.PROBE_KINDS)
+    assert recall["listed name"] == 1.0 and recall["email"] == 1.0 and recall["phone"] == 1.0
+    assert recall["unlisted name in the text"] == 0.0 and recall["unlisted name in a signature"] == 0.0
+    assert recall["unlisted name in an email's local part"] == 1.0  # gone with the whole address
+    with pytest.raises(ValueError, match="name list"):
+        security.redaction_probe([])
+    with pytest.raises(ValueError, match="ask for n <="):
+        security.redaction_probe(["Noor"], n=10_000)
