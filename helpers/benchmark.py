@@ -180,7 +180,8 @@ def save(summary: Sequence[Mapping], comparison: Sequence[Mapping], gens: Mappin
         "retrieval": dict(systems.CONTEXT),
         "n_items_per_task": n_items,
         "table": [dict(r) for r in summary],
-        "comparison": [dict(r) for r in comparison],
+        "comparison": [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()}  # NaN: no test
+                       for r in comparison],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

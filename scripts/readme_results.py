@@ -186,7 +186,8 @@ def benchmark_section(results: dict) -> str:
     for c in results.get("comparison", []):
         row = cells.get(c["task"], {})
         if "FT - RAG" in c:
-            p = "" if c.get("p (McNemar)") is None else f", p={c['p (McNemar)']:.2g}"
+            p_value = c.get("p (McNemar)")
+            p = "" if p_value is None or p_value != p_value else f", p={p_value:.2g}"  # None or NaN: graded scores
             paired = f"{c['FT - RAG']:+.0f} [{c['FT - RAG low']:+.0f}, {c['FT - RAG high']:+.0f}]{p}"
         else:
             paired = "not recorded (older results file)"
