@@ -397,10 +397,13 @@ def flag_instructions(hits: Sequence, threshold: float = INSTRUCTION_THRESHOLD) 
     """
     if threshold <= 0:
         raise ValueError(f"threshold must be positive (0 would flag everything), got {threshold}")
-    kept, flagged = [], []
-    for hit in hits:
-        (flagged if instruction_score(hit.text) >= threshold else kept).append(hit)
-    return kept, flagged
+    return _partition(hits, [instruction_score(hit.text) >= threshold for hit in hits])
+
+
+def _partition(hits: Sequence, flagged: Sequence[bool]) -> tuple[list, list]:
+    """``(kept, flagged)``: the hits whose flag is False, then those whose flag is True, order kept."""
+    return ([h for h, f in zip(hits, flagged, strict=True) if not f],
+            [h for h, f in zip(hits, flagged, strict=True) if f])
 
 
 # -- a learned detector beside the rules --------------------------------------------------------
@@ -444,9 +447,7 @@ class LearnedDetector:
 
     def split_hits(self, hits: Sequence, threshold: float | None = None) -> tuple[list, list]:
         """Like :func:`flag_instructions`: ``(kept, flagged)`` hits, order kept."""
-        flagged = self.flags([h.text for h in hits], threshold)
-        return ([h for h, f in zip(hits, flagged, strict=True) if not f],
-                [h for h, f in zip(hits, flagged, strict=True) if f])
+        return _partition(hits, self.flags([h.text for h in hits], threshold))
 
 
 def _not_text(value):
@@ -532,8 +533,9 @@ def detector_comparison(embedder=None, seed: int = 0, train_share: float = 0.5) 
 
     chunking = dict(index.DEFAULT_CHUNKING)
     v1 = list(dict.fromkeys(c.text for c in rag.chunk_corpus(data.load_corpus(1), **chunking)))
+    in_v1 = set(v1)
     v2_new = [t for t in dict.fromkeys(c.text for c in rag.chunk_corpus(data.load_corpus(2), **chunking))
-              if t not in set(v1)]
+              if t not in in_v1]
     shuffled = v1[:]
     random.Random(seed).shuffle(shuffled)
     cut = int(len(shuffled) * train_share)
