@@ -656,9 +656,14 @@ def redact(text: str, names: Sequence[str] | None = None) -> tuple[str, dict[str
         raise TypeError(f"expected text, got {type(text).__name__}")
     if isinstance(names, str):
         names = [names]
+    return _replace_spans(text, _pii_spans(text, names or ()))
+
+
+def _replace_spans(text: str, spans) -> tuple[str, dict[str, int]]:
+    """`text` with each sorted, non-overlapping (start, end, type) span replaced by ``<TYPE>``, and the counts."""
     counts = dict.fromkeys(PII_TYPES, 0)
     pieces, last = [], 0
-    for start, end, kind in _pii_spans(text, names or ()):
+    for start, end, kind in spans:
         pieces += [text[last:start], f"<{kind}>"]
         counts[kind] += 1
         last = end
@@ -685,22 +690,32 @@ PROBE_FIRST = ("Anneliese", "Bartholomew", "Cosima", "Dashiell", "Eulalia", "Flo
 PROBE_LAST = ("Abernethy", "Brzezinski", "Castellanos", "Drummond", "Eriksdottir", "Fairweather", "Grimaldi",
               "Hollingsworth", "Ivanenko", "Jablonski", "Kowalczyk", "Lindqvist", "Marchetti", "Nakagawa")
 PROBE_KINDS = ("listed name", "unlisted name in the text", "unlisted name in a signature",
-               "unlisted name in an email's local part", "email", "phone")
+               "unlisted name in an email's local part", "email", "phone", "order id")
+#: Phone numbers in the probe: valid numbers written the ways people write them (international, national,
+#: US with brackets). The course's own tickets use other shapes; these were not used to write PII_PATTERNS.
+PROBE_PHONES = ("+44 20 7946 {n:04d}", "020 7946 {n:04d}", "(415) 555-{n:04d}", "+1 415 555 {n:04d}",
+                "+49 30 9018{n:04d}")
+PROBE_DOMAINS = ("northwind-supply.com", "lumenlabs.co.uk", "quarry-gmbh.de")
 
 
-def redaction_probe(names: Sequence[str], n: int = 24, seed: int = 0) -> dict:
-    """How much of each kind of personal data ``redact(text, names)`` removes from tickets it has not seen.
+def redaction_probe(names: Sequence[str], n: int = 24, seed: int = 0, redactor=None) -> dict:
+    """How much of each kind of personal data a redactor removes from tickets it has not seen.
 
     Builds `n` support tickets, each with a person who is *not* in `names` (named in the text, signing it,
-    and inside an email address ``first.last@...``), a phone number, and one person who *is* in `names`
-    (the control). Recall per kind = the share of tickets where that item no longer appears after
-    redaction. Returns ``{"recall": {kind: share}, "n": n, "examples": [(ticket, redacted), ...]}``.
+    and inside an email address ``first.last@...``), a phone number in one of :data:`PROBE_PHONES`' shapes,
+    an order id, and one person who *is* in `names` (the control). `redactor` maps a text to its redacted
+    text (default: ``redact(text, names)``; e.g. a :class:`PresidioRedactor`). Recall per kind = the share
+    of tickets where that item no longer appears after redaction. Returns ``{"recall": {kind: share},
+    "n": n, "examples": [(ticket, redacted), ...]}``.
     """
     import random
 
     listed = [x for x in dict.fromkeys(names) if isinstance(x, str) and x.strip()]
     if not listed:
         raise ValueError("the probe needs the redactor's own name list (at least one name) for its control")
+    if redactor is None:
+        def redactor(text):
+            return redact(text, listed)[0]
     known = {x.lower() for x in listed}
     rng = random.Random(seed)
     fresh = [(f, last) for f in PROBE_FIRST for last in PROBE_LAST
@@ -712,23 +727,121 @@ def redaction_probe(names: Sequence[str], n: int = 24, seed: int = 0) -> dict:
     examples = []
     for i, (first, last) in enumerate(fresh[:n]):
         control = rng.choice(listed)
-        email = f"{first.lower()}.{last.lower()}@{rng.choice(['northwind', 'lumenlabs', 'quarry-co'])}.example"
-        phone = f"+44 20 7946 {rng.randrange(1000, 9999)}"
-        ticket = (f"Hello,\n\nMy colleague {first} {last} asked me to follow up on run r_{100000 + i}: the "
+        email = f"{first.lower()}.{last.lower()}@{rng.choice(PROBE_DOMAINS)}"
+        phone = PROBE_PHONES[i % len(PROBE_PHONES)].format(n=rng.randrange(1000, 9999))
+        order = f"ORD-{rng.randrange(100000, 999999)}"
+        ticket = (f"Hello,\n\nMy colleague {first} {last} asked me to follow up on order {order}: the "
                   f"workflow stopped with CFX-4103. {control} from our finance team is in copy. Reach me on "
                   f"{phone} or at {email}.\n\nThanks,\n{first} {last}")
-        redacted, _ = redact(ticket, listed)
+        redacted = redactor(ticket)
+        if not isinstance(redacted, str):
+            raise TypeError(f"the redactor must return the redacted text (a str), got {type(redacted).__name__}")
         body, _, signature = redacted.rpartition("Thanks,\n")
         checks = {"listed name": control not in redacted,
                   "unlisted name in the text": f"{first} {last}" not in body,
                   "unlisted name in a signature": f"{first} {last}" not in signature,
                   "unlisted name in an email's local part": f"{first.lower()}.{last.lower()}@" not in redacted,
-                  "email": email not in redacted, "phone": phone not in redacted}
+                  "email": email not in redacted, "phone": phone not in redacted, "order id": order not in redacted}
         for kind, ok in checks.items():
             removed[kind] += ok
         if i < 2:
             examples.append((ticket, redacted))
     return {"recall": {kind: removed[kind] / n for kind in PROBE_KINDS}, "n": n, "examples": examples}
+
+
+#: Presidio entity -> the placeholder ``redact`` uses for the same kind.
+PRESIDIO_PLACEHOLDERS = {"EMAIL_ADDRESS": "EMAIL", "PHONE_NUMBER": "PHONE", "ORDER_ID": "ORDER_ID", "PERSON": "NAME"}
+PRESIDIO_PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "IN")
+
+
+class PresidioRedactor:
+    """Microsoft Presidio's recognizers as a redactor, for comparison with ``redact``.
+
+    Emails: Presidio's ``EmailRecognizer`` (its regex, then a check that the domain ends in a public
+    suffix: tldextract's bundled list, read offline). Phones: ``PhoneRecognizer`` (Google's libphonenumber,
+    which accepts only numbers valid for one of `regions`). Order ids: Presidio has no recognizer for a
+    company's own ids, so one is declared the Presidio way (a ``PatternRecognizer``) with
+    ``PII_PATTERNS["ORDER_ID"]``. Names: only with a named-entity model, `ner` (a loaded spaCy pipeline or
+    the name of an installed one): its PERSON entities are what Presidio's ``SpacyRecognizer`` reports. With
+    none installed, ``names`` is False and ``note`` says why. Calling it returns the redacted text, with
+    ``redact``'s placeholders; ``redact(text)`` also gives the matches by type. ``min_score`` drops weaker
+    matches (Presidio's analyzer keeps every score by default, as here).
+    """
+
+    def __init__(self, regions: Sequence[str] = PRESIDIO_PHONE_REGIONS, ner="en_core_web_sm",
+                 min_score: float = 0.0):
+        try:
+            import tldextract
+            from presidio_analyzer import Pattern, PatternRecognizer
+            from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
+        except ImportError as exc:
+            raise ImportError("Presidio is not installed: `pip install -r requirements.txt` (presidio-analyzer)") from exc
+        suffixes = tldextract.TLDExtract(suffix_list_urls=())  # the bundled public-suffix list: no download
+
+        class OfflineEmailRecognizer(EmailRecognizer):
+            def validate_result(self, pattern_text: str):
+                return suffixes(pattern_text).fqdn != ""
+
+        self.recognizers = [
+            OfflineEmailRecognizer(),
+            PhoneRecognizer(supported_regions=tuple(regions)),
+            PatternRecognizer(supported_entity="ORDER_ID", name="order id",
+                              patterns=[Pattern("order id", PII_PATTERNS["ORDER_ID"].pattern, 0.6)]),
+        ]
+        self.min_score = min_score
+        self.nlp, self.note = None, ""
+        if ner is not None and not isinstance(ner, str):
+            self.nlp = ner
+        elif ner:
+            try:
+                import spacy
+
+                self.nlp = spacy.load(ner)
+            except (OSError, ImportError) as exc:
+                self.note = (f"no named-entity model: spaCy's {ner!r} is not installed ({type(exc).__name__}). "
+                             "spaCy's English models are published as release files, not on the package index, "
+                             "so an offline install has none; with one, pass ner='en_core_web_sm'")
+        self.names = self.nlp is not None
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Non-overlapping (start, end, placeholder) spans, higher-scoring and longer matches first."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected text, got {type(text).__name__}")
+        found = []
+        for recognizer in self.recognizers:
+            for r in recognizer.analyze(text, entities=recognizer.supported_entities, nlp_artifacts=None):
+                if r.score >= self.min_score:
+                    found.append((r.score, r.end - r.start, r.start, r.end, PRESIDIO_PLACEHOLDERS[r.entity_type]))
+        if self.nlp is not None:
+            for ent in self.nlp(text).ents:
+                if ent.label_ in ("PERSON", "PER"):
+                    found.append((0.85, ent.end_char - ent.start_char, ent.start_char, ent.end_char, "NAME"))
+        spans: list[tuple[int, int, str]] = []
+        for _score, _length, start, end, kind in sorted(found, key=lambda f: (-f[0], -f[1], f[2])):
+            if all(end <= s or start >= e for s, e, _k in spans):
+                spans.append((start, end, kind))
+        return sorted(spans)
+
+    def redact(self, text: str) -> tuple[str, dict[str, int]]:
+        """``(redacted text, counts by type)``, in ``redact``'s format."""
+        return _replace_spans(text, self.spans(text))
+
+    def __call__(self, text: str) -> str:
+        return self.redact(text)[0]
+
+
+def field_recall(items: Sequence[Mapping], redactor, fields: Sequence[str] = ("email", "phone", "order_id")) -> dict:
+    """On tickets whose personal data is known (json_extraction items: ``ticket`` and ``target``), the share
+    of each field's values that no longer appear after ``redactor(ticket)``; ``{field: (removed, present)}``."""
+    out = {f: [0, 0] for f in fields}
+    for item in items:
+        redacted = redactor(item["ticket"])
+        for f in fields:
+            value = item["target"].get(f)
+            if value and value in item["ticket"]:
+                out[f][1] += 1
+                out[f][0] += value not in redacted
+    return {f: tuple(v) for f, v in out.items()}
 
 
 def redact_record(record: Mapping, names: Sequence[str] | None = None) -> dict:

@@ -513,10 +513,61 @@ def test_redaction_probe_measures_names_the_redactor_was_not_told():
     result = security.redaction_probe(["Noor Oyelaran", "Mateo"], n=10)
     recall = result["recall"]
     assert result["n"] == 10 and set(recall) == set(security.PROBE_KINDS)
-    assert recall["listed name"] == 1.0 and recall["email"] == 1.0 and recall["phone"] == 1.0
+    assert recall["listed name"] == 1.0 and recall["email"] == 1.0 and recall["order id"] == 1.0
+    # one of the probe's five phone shapes (UK national, "020 7946 1234") is not among PII_PATTERNS' shapes
+    assert recall["phone"] == pytest.approx(0.8)
     assert recall["unlisted name in the text"] == 0.0 and recall["unlisted name in a signature"] == 0.0
     assert recall["unlisted name in an email's local part"] == 1.0  # gone with the whole address
     with pytest.raises(ValueError, match="name list"):
         security.redaction_probe([])
     with pytest.raises(ValueError, match="ask for n <="):
         security.redaction_probe(["Noor"], n=10_000)
+
+
+def test_redaction_probe_takes_any_redactor_and_checks_what_it_returns():
+    def nothing(text):
+        return text
+
+    result = security.redaction_probe(["Mateo"], n=5, redactor=nothing)
+    assert set(result["recall"].values()) == {0.0}
+    with pytest.raises(TypeError, match="redacted text"):
+        security.redaction_probe(["Mateo"], n=5, redactor=lambda text: security.redact(text))  # a tuple, not a str
+
+
+def test_presidio_redactor_patterns_offline():
+    redactor = security.PresidioRedactor(ner=None)
+    text = "Order ORD-123456: call +44 20 7946 0123 or 020 7946 0991, or mail jo.smith@northwind-supply.com."
+    redacted, counts = redactor.redact(text)
+    assert redacted == "Order <ORDER_ID>: call <PHONE> or <PHONE>, or mail <EMAIL>."
+    assert counts["PHONE"] == 2 and counts["EMAIL"] == 1 and counts["ORDER_ID"] == 1 and counts["NAME"] == 0
+    # libphonenumber rejects numbers that are not valid anywhere; the public-suffix check rejects .example
+    assert redactor("call +31 6 923263 or mail a@b.example") == "call +31 6 923263 or mail a@b.example"
+    assert not redactor.names and redactor.note == ""
+    with pytest.raises(TypeError, match="expected text"):
+        redactor(None)
+
+
+def test_presidio_redactor_without_a_name_model_says_why():
+    redactor = security.PresidioRedactor(ner="no_such_spacy_model")
+    assert not redactor.names and "no named-entity model" in redactor.note and "no_such_spacy_model" in redactor.note
+
+
+def test_presidio_redactor_uses_a_named_entity_model_for_names():
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "PERSON", "pattern": [{"LOWER": "ilse"}, {"LOWER": "drummond"}]}])
+    redactor = security.PresidioRedactor(ner=nlp)
+    assert redactor.names
+    assert redactor("Thanks,\nIlse Drummond (ilse.drummond@lumenlabs.co.uk)") == "Thanks,\n<NAME> (<EMAIL>)"
+    result = security.redaction_probe(["Mateo"], n=14, redactor=redactor)
+    assert result["recall"]["listed name"] == 0.0  # Presidio takes no list: Mateo is not a PERSON to the ruler
+
+
+def test_field_recall_counts_known_values():
+    items = [{"ticket": "mail a@b.com, ORD-1234", "target": {"email": "a@b.com", "phone": None, "order_id": "ORD-1234"}},
+             {"ticket": "call 555-123-4567", "target": {"email": None, "phone": "555-123-4567", "order_id": None}}]
+    assert security.field_recall(items, lambda t: security.redact(t)[0]) == \
+        {"email": (1, 1), "phone": (1, 1), "order_id": (1, 1)}
+    assert security.field_recall(items, lambda t: t) == {"email": (0, 1), "phone": (0, 1), "order_id": (0, 1)}
