@@ -58,6 +58,9 @@ class Recipe:
     Unsloth's CPU backend does), "autocast" keeps fp32 weights and computes in bf16.
     ``answer_only_loss`` (CPU) computes the loss from the answer's positions alone, in chunks; False keeps
     TRL's own loss, which on CPU projects every position (prompt and padding too) onto the vocabulary.
+    ``train_on_prompt`` puts the prompt's tokens (system and user turns) into the loss as well, as TRL does
+    by default for whole conversations: the model then learns the customer's text too, not only the
+    answer (notebook 10's memorisation probe trains this way; the course's adapters do not).
     """
 
     r: int = 16
@@ -76,6 +79,7 @@ class Recipe:
     bf16_mode: str = "weights"
     full_finetune: bool = False  # True: train every weight (for the LoRA vs full comparison)
     answer_only_loss: bool = True  # CPU: project only the answer's positions to the vocabulary (see AnswerLossTrainer)
+    train_on_prompt: bool = False  # True: the loss covers the prompt's tokens too, not only the answer's
 
     def check(self) -> Recipe:
         """Validate the values; raise ValueError naming the field at fault."""
@@ -489,7 +493,7 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
         with _quiet_renames():
             model = get_peft_model(model, lora_config(recipe))
     bf16 = (on_gpu and _cuda_bf16()) or precision == "bf16-autocast"
-    config = _sft_config(recipe, output_dir, on_gpu, bf16=bf16, completion_only_loss=True)
+    config = _sft_config(recipe, output_dir, on_gpu, bf16=bf16, completion_only_loss=not recipe.train_on_prompt)
     gen.tokenizer.padding_side = "right"  # training pads on the right; generation switches back to left
     sequential = getattr(config, "train_sampling_strategy", None) == "sequential"
     ordered = _ordered(records, gen.tokenizer, recipe) if sequential else records
@@ -499,7 +503,8 @@ def peft_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()):
         trainer = trainer_class(model=model, args=config, train_dataset=to_prompt_completion(ordered),
                                 processing_class=gen.tokenizer, callbacks=list(callbacks))
     trainer.course_precision = precision
-    trainer.course_loss = "answer positions (chunked)" if lean else "TRL (every position)"
+    trainer.course_loss = ("every token (chunked)" if recipe.train_on_prompt else "answer positions (chunked)") \
+        if lean else "TRL (every position)"
     return trainer
 
 
@@ -608,8 +613,9 @@ def unsloth_trainer(gen, records, recipe: Recipe, output_dir: Path, callbacks=()
     with _no_dataset_bars():
         trainer = SFTTrainer(model=model, args=config, train_dataset=text, processing_class=tokenizer,
                              callbacks=list(callbacks))
-        instruction_part, response_part = response_template_parts(tokenizer)
-        trainer = train_on_responses_only(trainer, instruction_part=instruction_part, response_part=response_part)
+        if not recipe.train_on_prompt:
+            instruction_part, response_part = response_template_parts(tokenizer)
+            trainer = train_on_responses_only(trainer, instruction_part=instruction_part, response_part=response_part)
     trainer.course_precision = "gpu" if on_gpu else ("bf16-weights" if dtype == torch.bfloat16 else "fp32")
     trainer.course_model, trainer.course_tokenizer = model, tokenizer
     return trainer

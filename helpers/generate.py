@@ -72,6 +72,7 @@ def generate(
     temperature: float = 0.0,
     seed: int | None = None,
     sort_by_length: bool = True,
+    continue_last: bool = False,
 ) -> GenerationResult:
     """Generation for many conversations, in left-padded batches, with a progress bar.
 
@@ -95,7 +96,8 @@ def generate(
     token_logprobs: list[list[float]] = []
     chats = [as_messages(c, system) for c in conversations]
     tokenizer, model = gen.tokenizer, gen.model
-    all_prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+    template = {"continue_final_message": True} if continue_last else {"add_generation_prompt": True}
+    all_prompts = [tokenizer.apply_chat_template(c, tokenize=False, **template) for c in chats]
     order = list(range(len(chats)))
     if sort_by_length and temperature == 0:  # sampling keeps the given order, so a seed replays the same draws
         order.sort(key=lambda i: -len(all_prompts[i]))

@@ -111,6 +111,21 @@ def test_loss_covers_the_assistant_tokens_only(tmp_path):
     assert "<|im_start|>user" not in learned and "Extract the support ticket" not in learned
 
 
+@pytest.mark.slow
+def test_train_on_prompt_puts_the_ticket_in_the_loss(tmp_path):
+    """Recipe(train_on_prompt=True): the labelled tokens are the whole conversation, the user's ticket included."""
+    gen = models.load_generator(tier="cpu")
+    records = finetune.chat_records({"json_extraction": 2})
+    trainer = finetune.peft_trainer(gen, records, finetune.Recipe(max_steps=1, batch_size=2, train_on_prompt=True),
+                                    tmp_path)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    learned = gen.tokenizer.decode(ids[labels != -100])
+    ticket = next(r["messages"][1]["content"] for r in records if r["messages"][1]["content"][:40] in learned)
+    assert ticket[-40:] in learned and "<|im_start|>assistant" in learned
+    assert trainer.course_loss == "every token (chunked)"
+
+
 def test_backend_choice(monkeypatch):
     monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime())
     assert finetune.backend("cpu") == "peft" and finetune.backend("t4") == "peft"

@@ -92,3 +92,14 @@ def test_a_batch_stops_when_every_sequence_has_ended(generator):
     assert max(out.new_tokens) < 200 and calls[0] == max(out.new_tokens) < 200, \
         "generation ran past the end of every sequence"
     assert isinstance(out.seconds, float) and torch.is_tensor(torch.tensor(out.new_tokens))
+
+
+def test_continue_last_writes_on_from_the_last_message(generator):
+    """continue_last leaves the user's message open: the prompt ends inside it, with no assistant turn."""
+    conversation = [{"role": "user", "content": "Count with me: one, two, three,"}]
+    open_prompt = generator.tokenizer.apply_chat_template(conversation, tokenize=False, continue_final_message=True)
+    assert open_prompt.rstrip().endswith("three,") and "<|im_start|>assistant" not in open_prompt
+    result = generate.generate(generator, [conversation], max_new_tokens=8, progress=False, continue_last=True)
+    reply = generate.generate(generator, [conversation], max_new_tokens=8, progress=False)
+    assert result.prompt_tokens[0] < reply.prompt_tokens[0]  # no "<|im_end|>\n<|im_start|>assistant\n"
+    assert result.texts[0] and result.new_tokens[0] >= 1
