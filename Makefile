@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
 
-.PHONY: help setup setup-unsloth course lab test test-unsloth smoke lint bench readme clean-workspace
+.PHONY: help setup setup-unsloth course lab test test-unsloth smoke screenshots lint bench readme clean-workspace
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,12 +63,19 @@ test-unsloth: setup setup-unsloth  ## the Unsloth path through Unsloth's CPU bac
 		$(UVENV)/bin/python -m pytest $(PYTEST_NB) notebooks/05_lora_finetune.ipynb -q --durations=5
 
 # JupyterLab in a real browser: Debian's chromium (installed here if missing; needs root or sudo) driven by
-# Playwright runs notebook 09 and moves its sliders. The kernel gets a temporary workspace and the shared
-# model cache; the screenshot goes to <workspace>/runs/lab_smoke.png.
-smoke: setup  ## JupyterLab smoke test in Chromium: run notebook 09, move its sliders, save a screenshot
+# Playwright runs notebooks 01 and 09, operates the decision wizard and the cost explorer, and checks at 1366
+# and 1920 px that every control's description is whole. The kernels get a temporary workspace and the shared
+# model cache; screenshots go to <workspace>/runs/ (and to docs/img with `make screenshots`).
+smoke: setup  ## the widgets of 01 and 09 in Chromium: operated, checked for readable labels at two widths
 	bash scripts/install_browser.sh
 	COURSE_PROFILE=ci COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest tests/browser -q -s -p no:cacheprovider
+
+screenshots: setup  ## the README's pictures: widget screenshots from the browser tests, 08's charts, into docs/img
+	bash scripts/install_browser.sh
+	COURSE_SCREENSHOTS=$(CURDIR)/docs/img COURSE_PROFILE=ci COURSE_CACHE_DIR=$(CURDIR)/.course/models \
+		$(BIN)/python -m pytest tests/browser -q -s -p no:cacheprovider
+	$(BIN)/python scripts/readme_images.py
 
 bench: setup  ## measure load times and generation speed; writes results/bench.json and the README table
 	$(BIN)/python scripts/bench.py

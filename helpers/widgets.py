@@ -99,7 +99,9 @@ def cost_explorer(workload: costs.Workload | None = None, prices: costs.Prices |
 
     start = costs._workload(workload, overrides)
     prices = costs._check_prices(prices)
-    style, layout = {"description_width": "160px"}, w.Layout(width="520px")
+    # descriptions get room for their whole text ("retrain (knowledge changes)" is the longest); the plot
+    # sits beside the controls on a wide screen and wraps below them on a narrow one (row wrap)
+    style, layout = {"description_width": "200px"}, w.Layout(width="560px")
 
     def slider(kind, value, bounds, description, **kwargs):
         return kind(value=_clamp(value, bounds), min=bounds[0], max=bounds[1], description=description,
@@ -137,7 +139,9 @@ def cost_explorer(workload: costs.Workload | None = None, prices: costs.Prices |
     for control in controls.values():
         control.observe(update, names="value")
     update()
-    box = w.VBox([w.HBox([w.VBox(list(controls.values()), layout=w.Layout(min_width="540px")), plot]), summary])
+    panel = w.HBox([w.VBox(list(controls.values()), layout=w.Layout(min_width="570px")), plot],
+                   layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+    box = w.VBox([panel, summary])
     box.controls, box.summary, box.plot, box.update = controls, summary, plot, update
     return box
 

@@ -1,18 +1,22 @@
-"""JupyterLab smoke test in a real browser (`make smoke`, run by `make test` after nbval).
+"""The course's widgets in a real browser (`make smoke`, run by `make test` after nbval).
 
-Starts JupyterLab on 127.0.0.1, opens notebook 09 in Debian's Chromium driven by Playwright, runs all
-cells, moves the cost explorer's sliders and checks that the plot and the break-even text are redrawn,
-then saves a screenshot to ``<workspace>/runs/lab_smoke.png``.
+Starts JupyterLab on 127.0.0.1 and, in Debian's Chromium driven by Playwright, opens each notebook with a
+widget (01's decision wizard, 09's cost explorer), runs all its cells, operates every kind of control
+(dropdown, checkbox, slider) and checks that what should change does (the recommendation and its reasons;
+the plot's pixels and the break-even text). At two window widths, 1366 px (a common laptop) and 1920 px,
+it checks that every control's description is whole: not cut by its own box (ellipsis), by any clipping
+ancestor, or by the window. Screenshots of each widget at 1366 px go to ``<workspace>/runs/``, and also to
+``$COURSE_SCREENSHOTS`` when set (``make screenshots`` sets it to ``docs/img``).
 
 What it needs: ``/usr/bin/chromium`` (``bash scripts/install_browser.sh``; ``playwright install`` cannot
 download browsers here) and ``playwright`` from requirements.txt. A missing piece FAILS the test: it is
 never skipped. The first ``pytest tests/`` call of ``make test`` leaves this folder out
-(``--ignore=tests/browser``) so that the test runs once, from ``make smoke``, after the browser is installed.
+(``--ignore=tests/browser``) so that the tests run once, from ``make smoke``, after the browser is installed.
 
-Nothing in the repository is written: JupyterLab serves a temporary folder holding a copy of the notebook
-(outputs and saved widget state stripped, so the widgets on the page come from this run), with its own
-settings (autosave off), workspaces, runtime and config folders; the kernel uses a temporary
-COURSE_WORKSPACE and the shared model cache (``<repo>/.course/models``, as ``make test``).
+Nothing in the repository is written (unless ``$COURSE_SCREENSHOTS`` says so): JupyterLab serves a temporary
+folder holding copies of the notebooks (outputs and saved widget state stripped, so the widgets on the page
+come from this run), with its own settings (autosave off), workspaces, runtime and config folders; the
+kernels use a temporary COURSE_WORKSPACE and the shared model cache (``<repo>/.course/models``, as ``make test``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = "notebooks/09_costs.ipynb"
+WIZARD, EXPLORER = "notebooks/01_decide.ipynb", "notebooks/09_costs.ipynb"
+NOTEBOOKS = (WIZARD, EXPLORER)
+WIDTHS = (1366, 1920)   # a common laptop, a full-HD screen
+HEIGHT = 900
+SHOT_WIDTH = 1366       # the width of the saved screenshots
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 # Playwright's own flags come first; these keep Chromium quiet on a closed network (no updates, sync,
 # QUIC, first-run pages) and working as root in a container (no sandbox, no GPU).
@@ -51,7 +59,7 @@ LAB_SETTINGS = {
 }
 SERVER_START_S = 90     # JupyterLab answering /api/status
 PAGE_LOAD_S = 90        # the notebook open and its kernel idle
-RUN_ALL_S = 300         # every cell executed (tokenizer load, help-centre index build on a fresh workspace)
+RUN_ALL_S = 420         # every cell executed (model load and 01's failure profile; 09's help-centre index)
 REDRAW_S = 60           # the explorer's plot and text after a slider move
 
 # JavaScript helpers, evaluated in the page (JupyterLab runs with --LabApp.expose_app_in_browser).
@@ -82,6 +90,31 @@ JS_NOTEBOOK_JSON = f"""(path) => {{
     const panel = ({JS_PANEL})(path);
     return {{json: panel.content.model.toJSON(), kernel: panel.sessionContext.session.kernel.status}};
 }}"""
+
+# Every description in a widget's output: its text, its box, and whether anything hides part of it: its own
+# box (text wider than the box: ellipsis), an ancestor that clips (overflow not visible) or the window.
+JS_LABELS = """(root) => {
+    const found = [], area = root.getBoundingClientRect();
+    for (const el of root.querySelectorAll('.widget-label, .widget-label-basic')) {
+        const text = el.textContent.trim();
+        if (!text || el.closest('.widget-readout')) continue;
+        const r = el.getBoundingClientRect(), problems = [];
+        if (r.width === 0 || r.height === 0) problems.push('not laid out');
+        if (el.scrollWidth > el.clientWidth + 1) problems.push(`text ${el.scrollWidth}px wide in a ${el.clientWidth}px box`);
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX === 'visible') continue;
+            const b = a.getBoundingClientRect();
+            if (r.left < b.left - 1 || r.right > b.right + 1) {
+                problems.push(`cut by <${a.tagName.toLowerCase()} class="${a.className}">`);
+                break;
+            }
+        }
+        if (r.left < area.left - 1 || r.right > area.right + 1) problems.push('outside the output area');
+        if (r.left < 0 || r.right > window.innerWidth) problems.push('outside the window');
+        found.push({text, left: Math.round(r.left), right: Math.round(r.right), problems});
+    }
+    return found;
+}"""
 
 
 def free_port() -> int:
@@ -145,12 +178,14 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on 127.0.0.1 serving a temporary copy of notebook 09: yields (base URL, token)."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 serving temporary copies of 01 and 09: yields (base URL, token, log)."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     root = tmp_path / "root"
     (root / "notebooks").mkdir(parents=True)
-    (root / NOTEBOOK).write_text(json.dumps(stripped_notebook(ROOT / NOTEBOOK), indent=1))
+    for notebook in NOTEBOOKS:
+        (root / notebook).write_text(json.dumps(stripped_notebook(ROOT / notebook), indent=1))
     settings = tmp_path / "lab-settings"
     for name, values in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -182,10 +217,23 @@ def lab(tmp_path):
         stop_server(process, base, token)
 
 
-def screenshot_path() -> Path:
-    folder = Path(os.environ.get("COURSE_WORKSPACE") or ROOT / ".course").expanduser().resolve() / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "lab_smoke.png"
+def screenshot_folders() -> list[Path]:
+    """``<workspace>/runs`` always; ``$COURSE_SCREENSHOTS`` too when set (``make screenshots``: docs/img)."""
+    folders = [Path(os.environ.get("COURSE_WORKSPACE") or ROOT / ".course").expanduser().resolve() / "runs"]
+    if os.environ.get("COURSE_SCREENSHOTS"):
+        folders.append(Path(os.environ["COURSE_SCREENSHOTS"]).expanduser().resolve())
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def save_screenshot(locator, name: str) -> list[Path]:
+    """A screenshot of one element (a widget's output), written to every screenshot folder."""
+    image = locator.screenshot()
+    paths = [folder / name for folder in screenshot_folders()]
+    for path in paths:
+        path.write_bytes(image)
+    return paths
 
 
 def poll(read, changed, timeout: float, what: str):
@@ -212,7 +260,9 @@ def drag(page, slider, fraction: float) -> None:
     page.mouse.up()
 
 
-def test_cost_explorer_redraws_in_jupyterlab(chromium, lab):
+@contextlib.contextmanager
+def notebook_page(chromium, lab, notebook: str):
+    """Chromium at the first width with `notebook` open in JupyterLab and every cell run without error."""
     from playwright.sync_api import sync_playwright  # requirements.txt: a missing package fails the test
 
     base, token, log = lab
@@ -222,81 +272,165 @@ def test_cost_explorer_redraws_in_jupyterlab(chromium, lab):
         return f"\nJupyterLab log (last lines):\n{log.read_text()[-3000:]}"
 
     with sync_playwright() as playwright:
-        profile = Path(log).parent / "chromium-profile"  # a fresh, empty --user-data-dir
+        profile = Path(log).parent / f"chromium-{Path(notebook).stem}"  # a fresh, empty --user-data-dir
         browser = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000}, timeout=60_000)
+            viewport={"width": WIDTHS[0], "height": HEIGHT}, timeout=60_000)
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
             page.set_default_timeout(30_000)
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=PAGE_LOAD_S * 1000)
-            page.wait_for_function(JS_KERNEL_IDLE, arg=NOTEBOOK, timeout=PAGE_LOAD_S * 1000, polling=500)
-            print(f"\nlab smoke: notebook open, kernel idle after {time.monotonic() - started:.0f} s")
-
-            page.evaluate(JS_RUN_ALL, NOTEBOOK)
+            page.goto(f"{base}/lab/tree/{notebook}?token={token}", timeout=PAGE_LOAD_S * 1000)
+            page.wait_for_function(JS_KERNEL_IDLE, arg=notebook, timeout=PAGE_LOAD_S * 1000, polling=500)
+            print(f"\n{notebook}: open, kernel idle after {time.monotonic() - started:.0f} s")
+            page.evaluate(JS_RUN_ALL, notebook)
             try:
                 page.wait_for_function("() => window.__smokeRun !== null", timeout=RUN_ALL_S * 1000, polling=1000)
             except Exception as exc:
-                raise AssertionError(f"Run All Cells did not finish within {RUN_ALL_S} s{log_tail()}") from exc
+                raise AssertionError(f"Run All Cells in {notebook} did not finish within {RUN_ALL_S} s{log_tail()}") from exc
             run = page.evaluate("() => window.__smokeRun")
-            state = page.evaluate(JS_NOTEBOOK_JSON, NOTEBOOK)
+            state = page.evaluate(JS_NOTEBOOK_JSON, notebook)
             errors = [f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
                       for i, cell in enumerate(state["json"]["cells"]) for out in cell.get("outputs", [])
                       if out.get("output_type") == "error"]
-            assert not errors, "cells raised in JupyterLab:\n" + "\n".join(errors)
+            assert not errors, f"cells of {notebook} raised in JupyterLab:\n" + "\n".join(errors)
             assert run["ok"], f"Run All Cells did not complete: {run}{log_tail()}"
             unrun = [i for i, cell in enumerate(state["json"]["cells"])
                      if cell["cell_type"] == "code" and cell.get("execution_count") is None]
-            assert not unrun, f"code cells not executed by Run All Cells: {unrun}"
-            print(f"lab smoke: all cells run after {time.monotonic() - started:.0f} s")
-
-            def slider(label: str):
-                return page.locator(".widget-slider", has=page.get_by_text(label, exact=True))
-
-            volume, hours = slider("calls / month"), slider("GPU-hours per retrain")
-            summary = page.locator(".widget-html-content", has_text="break-even")
-            plot = page.locator("img.widget-image")
-            for name, locator in (("calls / month slider", volume), ("GPU-hours slider", hours),
-                                  ("break-even summary", summary), ("plot image", plot)):
-                assert locator.count() == 1, f"the cost explorer's {name} is not on the page once " \
-                    f"({locator.count()} found)"
-            plot.scroll_into_view_if_needed()
-            page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
-
-            def view() -> dict:
-                return {"text": summary.inner_text(), "src": plot.get_attribute("src"),
-                        "pixels": hashlib.sha256(plot.screenshot()).hexdigest(),
-                        "volume": volume.locator(".widget-readout").inner_text(),
-                        "hours": hours.locator(".widget-readout").inner_text()}
-
-            def break_even(text: str) -> str:
-                found = re.search(r"RAG vs FT self-hosted: (no break-even|break-even at [\d,]+)", text)
-                assert found, f"no RAG vs FT self-hosted break-even in the summary: {text!r}"
-                return found[1]
-
-            first = view()
-            assert "At 1,000,000 calls a month" in first["text"], f"unexpected starting summary: {first['text']!r}"
-
-            # 1. Volume: the summary's costs and the plot's volume marker move.
-            drag(page, volume, 0.8)
-            second = poll(view, lambda v: v["text"] != first["text"] and v["pixels"] != first["pixels"],
-                          REDRAW_S, "moving 'calls / month' did not change both the summary and the plot")
-            assert second["volume"] != first["volume"], "the volume readout did not move"
-            assert second["src"] != first["src"], "the plot image was not replaced"
-            print(f"lab smoke: calls / month {first['volume']} -> {second['volume']}")
-
-            # 2. Retraining cost: the break-even text and the plot's break-even line move.
-            drag(page, hours, 0.6)
-            third = poll(view, lambda v: break_even(v["text"]) != break_even(second["text"])
-                         and v["pixels"] != second["pixels"], REDRAW_S,
-                         "moving 'GPU-hours per retrain' did not change both the break-even text and the plot")
-            assert third["hours"] != second["hours"], "the GPU-hours readout did not move"
-            print(f"lab smoke: GPU-hours {second['hours']} -> {third['hours']}: "
-                  f"{break_even(second['text'])} -> {break_even(third['text'])}")
-
-            target = screenshot_path()
-            summary.scroll_into_view_if_needed()
-            page.screenshot(path=str(target))
-            print(f"lab smoke: screenshot {target}; {time.monotonic() - started:.0f} s in the browser")
+            assert not unrun, f"code cells of {notebook} not executed by Run All Cells: {unrun}"
+            print(f"{notebook}: all cells run after {time.monotonic() - started:.0f} s")
+            yield page
+            print(f"{notebook}: {time.monotonic() - started:.0f} s in the browser")
         finally:
             browser.close()
+
+
+def check_labels_whole(page, output, what: str) -> list[str]:
+    """At each width, every description in `output` is whole; returns the texts seen (at the last width)."""
+    texts = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": HEIGHT})
+        page.wait_for_timeout(500)  # JupyterLab relays out on resize
+        output.scroll_into_view_if_needed()
+        labels = page.evaluate(JS_LABELS, output.element_handle())
+        assert labels, f"no control descriptions found in the {what} at {width} px"
+        cut = [f"{label['text']!r} ({'; '.join(label['problems'])})" for label in labels if label["problems"]]
+        assert not cut, f"{what} at {width} px: descriptions not whole: " + ", ".join(cut)
+        texts = [label["text"] for label in labels]
+        print(f"{what} at {width} px: {len(labels)} descriptions whole")
+    page.set_viewport_size({"width": SHOT_WIDTH, "height": HEIGHT})
+    page.wait_for_timeout(500)
+    return texts
+
+
+def widget_output(page, has_text: str):
+    """The output area (of one cell) holding a widget whose HTML contains `has_text`."""
+    html = page.locator(".widget-html-content", has_text=has_text)
+    output = page.locator(".jp-OutputArea-output", has=html)
+    assert output.count() == 1, f"the widget showing {has_text!r} is not on the page once ({output.count()} found)"
+    return output
+
+
+def control(output, kind: str, label: str):
+    """The control of ipywidgets class `kind` (e.g. 'widget-slider') whose description is `label`."""
+    found = output.locator(f".{kind}", has=output.page.get_by_text(label, exact=True))
+    assert found.count() == 1, f"the control {label!r} ({kind}) is not on the page once ({found.count()} found)"
+    return found
+
+
+def test_cost_explorer_redraws_and_reads_whole(chromium, lab):
+    with notebook_page(chromium, lab, EXPLORER) as page:
+        explorer = widget_output(page, "break-even")
+        labels = check_labels_whole(page, explorer, "cost explorer")
+        for expected in ("calls / month", "RAG prompt tokens", "GPU-hours per retrain", "gate: share to RAG"):
+            assert expected in labels, f"{expected!r} is not among the explorer's descriptions {labels}"
+        volume = control(explorer, "widget-slider", "calls / month")
+        hours = control(explorer, "widget-slider", "GPU-hours per retrain")
+        summary = explorer.locator(".widget-html-content", has_text="break-even")
+        plot = explorer.locator("img.widget-image")
+        assert plot.count() == 1, f"the explorer's plot is not on the page once ({plot.count()} found)"
+        plot.scroll_into_view_if_needed()
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
+
+        def view() -> dict:
+            return {"text": summary.inner_text(), "src": plot.get_attribute("src"),
+                    "pixels": hashlib.sha256(plot.screenshot()).hexdigest(),
+                    "volume": volume.locator(".widget-readout").inner_text(),
+                    "hours": hours.locator(".widget-readout").inner_text()}
+
+        def break_even(text: str) -> str:
+            found = re.search(r"RAG vs FT self-hosted: (no break-even|break-even at [\d,]+)", text)
+            assert found, f"no RAG vs FT self-hosted break-even in the summary: {text!r}"
+            return found[1]
+
+        first = view()
+        assert "At 1,000,000 calls a month" in first["text"], f"unexpected starting summary: {first['text']!r}"
+        # 1. Volume: the summary's costs and the plot's volume marker move.
+        drag(page, volume, 0.8)
+        second = poll(view, lambda v: v["text"] != first["text"] and v["pixels"] != first["pixels"],
+                      REDRAW_S, "moving 'calls / month' did not change both the summary and the plot")
+        assert second["volume"] != first["volume"], "the volume readout did not move"
+        assert second["src"] != first["src"], "the plot image was not replaced"
+        print(f"cost explorer: calls / month {first['volume']} -> {second['volume']}")
+        # 2. Retraining cost: the break-even text and the plot's break-even line move.
+        drag(page, hours, 0.6)
+        third = poll(view, lambda v: break_even(v["text"]) != break_even(second["text"])
+                     and v["pixels"] != second["pixels"], REDRAW_S,
+                     "moving 'GPU-hours per retrain' did not change both the break-even text and the plot")
+        assert third["hours"] != second["hours"], "the GPU-hours readout did not move"
+        print(f"cost explorer: GPU-hours {second['hours']} -> {third['hours']}: "
+              f"{break_even(second['text'])} -> {break_even(third['text'])}")
+        print("cost explorer: screenshots", save_screenshot(explorer, "cost_explorer.png"))
+
+
+def test_decision_wizard_follows_its_answers_and_reads_whole(chromium, lab):
+    with notebook_page(chromium, lab, WIZARD) as page:
+        wizard = widget_output(page, "Recommendation:")
+        labels = check_labels_whole(page, wizard, "decision wizard")
+        for expected in ("what fails (the gap)", "how often knowledge changes", "calls a month",
+                         "prompt shrink measured", "FT prompt shorter by"):
+            assert expected in labels, f"{expected!r} is not among the wizard's descriptions {labels}"
+        summary = wizard.locator(".widget-html-content", has_text="Recommendation:")
+
+        def text() -> str:
+            return summary.inner_text()
+
+        def recommendation(value: str) -> str:
+            return value.splitlines()[0]
+
+        # 1. The gap: every other answer is tried; the recommendation must follow at least one of them.
+        gap = control(wizard, "widget-dropdown", "what fails (the gap)").locator("select")
+        start, options = text(), gap.locator("option").all_inner_texts()
+        assert len(options) >= 2, f"the gap dropdown offers {options}"
+        seen = {gap.input_value(): recommendation(start)}
+        for option in options:
+            if option in seen:
+                continue
+            before = text()
+            gap.select_option(label=option)
+            seen[option] = recommendation(poll(text, lambda v, b=before: v != b, REDRAW_S,
+                                                f"choosing gap {option!r} did not change the wizard's text"))
+        assert len(set(seen.values())) >= 2, f"the recommendation did not follow the gap: {seen}"
+        print(f"decision wizard: gap -> recommendation {seen}")
+        # 2. Volume: the reasons name the monthly calls.
+        calls = control(wizard, "widget-slider", "calls a month")
+        before, readout = text(), calls.locator(".widget-readout").inner_text()
+        drag(page, calls, 0.9)
+        after = poll(text, lambda v: v != before, REDRAW_S, "moving 'calls a month' did not change the reasons")
+        moved = calls.locator(".widget-readout").inner_text()
+        assert moved != readout and moved.replace(",", "") in after.replace(",", ""), \
+            f"the reasons do not name the new volume {moved}: {after!r}"
+        # 3. The checkbox switches the shrink slider on and the reasons take the shrink into account.
+        shrink = control(wizard, "widget-slider", "FT prompt shorter by").locator(".noUi-target")
+        assert shrink.get_attribute("disabled") is not None, "the shrink slider is live before the shrink is measured"
+        before = text()
+        control(wizard, "widget-checkbox", "prompt shrink measured").locator("input[type=checkbox]").check()
+        after = poll(text, lambda v: v != before, REDRAW_S, "ticking 'prompt shrink measured' did not change the reasons")
+        assert shrink.get_attribute("disabled") is None, "the shrink slider stayed disabled after ticking the box"
+        assert "shorter prompts" in after, f"the reasons do not use the measured shrink: {after!r}"
+        first_gap = next(iter(seen))  # back to the profile's gap for the screenshot
+        before = text()
+        gap.select_option(label=first_gap)
+        poll(text, lambda v: v != before or recommendation(v) == seen[first_gap], REDRAW_S,
+             f"choosing gap {first_gap!r} again did not redraw the wizard")
+        print(f"decision wizard: calls {readout} -> {moved}; shrink measured: {after.splitlines()[-1]!r}")
+        print("decision wizard: screenshots", save_screenshot(wizard, "decision_wizard.png"))
