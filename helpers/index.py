@@ -331,7 +331,8 @@ def retrieval_check(probes: Sequence[dict], k: int = 5, min_recall: float = 0.6,
 
     Passes when recall@k of the gold articles reaches `min_recall` and, if `min_answer_rate` is
     given, the top-k chunks contain the probe's answer text for at least that share of probes.
-    The second test catches builds that find the right articles but lost their content.
+    The second test catches builds that find the right articles but lost their content. The report also
+    lists each probe's outcome (``found_each``, ``answered_each``: 0/1 in probe order) for paired comparisons.
     """
     if not probes:
         raise ValueError("a retrieval check needs at least one probe question with gold sources")
@@ -339,13 +340,17 @@ def retrieval_check(probes: Sequence[dict], k: int = 5, min_recall: float = 0.6,
         raise ValueError("min_answer_rate needs an 'answer' in every probe")
 
     def check(index: Index) -> dict:
-        found = answered = 0
+        found_each, answered_each = [], []
         for probe in probes:
             hits = index.search(probe["question"], k=k * 3, mode=mode)
-            found += bool(set(rag.article_ranking(hits)[:k]) & set(probe["sources"]))
+            found_each.append(int(bool(set(rag.article_ranking(hits)[:k]) & set(probe["sources"]))))
             if min_answer_rate is not None:
-                answered += rag.context_has_answer(hits[:k], probe["answer"], probe.get("aliases", ()))
-        report = {"recall": round(found / len(probes), 3), "k": k, "min_recall": min_recall, "probes": len(probes)}
+                answered_each.append(int(rag.context_has_answer(hits[:k], probe["answer"], probe.get("aliases", ()))))
+        found, answered = sum(found_each), sum(answered_each)
+        report = {"recall": round(found / len(probes), 3), "k": k, "min_recall": min_recall, "probes": len(probes),
+                  "found_each": found_each}
+        if min_answer_rate is not None:
+            report["answered_each"] = answered_each
         ok = report["recall"] >= min_recall
         if min_answer_rate is not None:
             report |= {"answer_rate": round(answered / len(probes), 3), "min_answer_rate": min_answer_rate}

@@ -73,6 +73,22 @@ def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: 
     return out
 
 
+def bootstrap_stat(items: Sequence, statistic, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``statistic(items)`` and its percentile-bootstrap interval, resampling the items: for figures that are
+    not a mean of per-item values (a ratio of two means, a break-even volume computed from them)."""
+    import random
+
+    items = list(items)
+    if not items:
+        raise ValueError("no items to bootstrap")
+    if not 0 < level < 1:
+        raise ValueError(f"level is a probability in (0, 1), got {level}")
+    rng = random.Random(seed)
+    draws = sorted(statistic(rng.choices(items, k=len(items))) for _ in range(n_boot))
+    tail = (1 - level) / 2
+    return statistic(items), draws[int(tail * (n_boot - 1))], draws[int((1 - tail) * (n_boot - 1))]
+
+
 def aligned(rows: Sequence[dict], system_a: str, system_b: str, key: str = "id", metric: str = "score",
             **where) -> tuple[list[float], list[float]]:
     """The scores of two systems on the items both answered, in the same order, from result rows

@@ -198,10 +198,34 @@ def benchmark_section(results: dict) -> str:
     return "\n".join(lines)
 
 
+def claims_section(results: dict) -> str:
+    """Markdown for results/claims.json: one row per claim of helpers.claims, beside the guide's figure."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from helpers import claims  # standard library only at import: runs under `make readme`'s python too
+
+    rows = claims.scorecard(claims.load_dict(results))
+    runs = sorted({(r.get("profile"), r.get("model")) for r in results.values()})
+    dates = sorted({r.get("date") for r in results.values()})
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in (*claims.VERDICTS, "not measured yet")}
+    lines = [f"From the notebooks' `claims.record` calls ({', '.join(f'{p} profile, {m}' for p, m in runs) or 'none yet'}; "
+             f"{' to '.join(dict.fromkeys([dates[0], dates[-1]])) if dates else 'no date'}). The verdict is computed from "
+             "the figure and its 95% interval (`helpers.claims.verdict`): *holds* only when the whole interval supports "
+             "the guide. " + ", ".join(f"{n} {v}" for v, n in counts.items() if n) + ".",
+             "", "| the guide says | guide | this run [95% interval] | n | verdict | notebook |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        verdict = r["verdict"] + (" (results from other data: re-run)" if r.get("stale") else "")
+        n = "" if r["n"] is None else f"{r['n']:,}"
+        lines.append(f"| {r['guide']} ({r['section']}) | {r['guide figure']} | {r['this run']} | {n} | {verdict} | "
+                     f"[{r['notebook'][:2]}](notebooks/{r['notebook']}.ipynb) |")
+    return "\n".join(lines)
+
+
 # name -> (results file, command that writes it, renderer)
 SECTIONS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
     "bench": ("results/bench.json", "make bench", bench_section),
     "benchmark": ("results/benchmark.json", "notebooks/08_benchmark.ipynb (learner profile)", benchmark_section),
+    "claims": ("results/claims.json", "make course", claims_section),
 }
 
 

@@ -88,9 +88,10 @@ def test_answer_rate_catches_content_loss(store):
     strict = index.retrieval_check(probes, k=2, min_recall=0.5, min_answer_rate=0.5)
     assert lenient(store.open(version))["ok"]
     report = strict(store.open(version))
-    assert not report["ok"] and report["answer_rate"] == 0
+    assert not report["ok"] and report["answer_rate"] == 0 and report["answered_each"] == [0, 0]
     full = store.build(chunks(), 1, CHUNKING, progress=False)["version"]
-    assert strict(store.open(full))["ok"]
+    good = strict(store.open(full))
+    assert good["ok"] and len(good["found_each"]) == 2 and sum(good["answered_each"]) / 2 == good["answer_rate"]
     with pytest.raises(ValueError, match="needs an 'answer'"):
         index.retrieval_check(PROBES, min_answer_rate=0.5)
 

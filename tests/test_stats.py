@@ -79,3 +79,12 @@ def test_aligned_pairs_rows_by_item():
     assert stats.aligned(rows, "RAG", "FT", task="t") == ([1.0, 1.0], [0.0, 0.0])
     with pytest.raises(ValueError, match="share no scored items"):
         stats.aligned(rows, "RAG", "RAFT")
+
+
+def test_bootstrap_stat_of_a_ratio():
+    pairs = [(10, 4), (20, 6), (30, 6)]
+    value, low, high = stats.bootstrap_stat(pairs, lambda rows: 1 - sum(b for _, b in rows) / sum(a for a, _ in rows))
+    assert value == pytest.approx(1 - 16 / 60)
+    assert min(1 - b / a for a, b in pairs) <= low <= value <= high <= max(1 - b / a for a, b in pairs)
+    with pytest.raises(ValueError, match="no items"):
+        stats.bootstrap_stat([], len)
