@@ -157,17 +157,18 @@ def _verdict(c: Claim, value: float, low: float | None, high: float | None) -> t
     if lo > hi:
         raise ValueError(f"{c.id}: the interval [{low}, {high}] is upside down")
     shown = f"{_fmt(value, c.unit)}" + ("" if low is None else f" [{_fmt(low, c.unit)}, {_fmt(high, c.unit)}]")
+    whole = "the whole interval is" if low is not None else "the figure (no interval) is"
     if c.kind in ("at_least", "direction"):
         if lo >= c.low:
-            return "holds", f"{shown}: the whole interval is at or above {_fmt(c.low, c.unit)}"
+            return "holds", f"{shown}: {whole} at or above {_fmt(c.low, c.unit)}"
         if hi < c.low:
-            return "does not hold here", f"{shown}: the whole interval is below {_fmt(c.low, c.unit)}"
+            return "does not hold here", f"{shown}: {whole} below {_fmt(c.low, c.unit)}"
         return "not decidable at this n", f"{shown}: the interval straddles {_fmt(c.low, c.unit)}"
     if c.kind == "at_most":
         if hi <= c.high:
-            return "holds", f"{shown}: the whole interval is at or below {_fmt(c.high, c.unit)}"
+            return "holds", f"{shown}: {whole} at or below {_fmt(c.high, c.unit)}"
         if lo > c.high:
-            return "does not hold here", f"{shown}: the whole interval is above {_fmt(c.high, c.unit)}"
+            return "does not hold here", f"{shown}: {whole} above {_fmt(c.high, c.unit)}"
         return "not decidable at this n", f"{shown}: the interval straddles {_fmt(c.high, c.unit)}"
     inside = c.low <= value <= c.high
     if lo >= c.low and hi <= c.high:

@@ -73,6 +73,22 @@ def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: 
     return out
 
 
+def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """A proportion and its Wilson score interval: unlike a bootstrap, it does not collapse to a point when
+    every item (or none) succeeds, e.g. 36 of 36 gives [0.90, 1.00], not [1.00, 1.00]."""
+    from statistics import NormalDist
+
+    if not isinstance(n, int) or n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    if not 0 < level < 1:
+        raise ValueError(f"level is a probability in (0, 1), got {level}")
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
 def bootstrap_stat(items: Sequence, statistic, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """``statistic(items)`` and its percentile-bootstrap interval, resampling the items: for figures that are
     not a mean of per-item values (a ratio of two means, a break-even volume computed from them)."""

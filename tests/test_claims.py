@@ -11,7 +11,6 @@ import pytest
 from helpers import claims
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORD = re.compile(r"claims\.record\(\s*[\"']([a-z_]+)[\"']")
 
 
 def make(kind, low=None, high=None, unit=""):
@@ -114,32 +113,38 @@ def test_scorecard_flags_another_data_fingerprint(tmp_path):
     assert {r["claim"]: r for r in claims.scorecard(results)}["retrieval_latency"]["stale"]
 
 
-def notebook_records() -> dict[str, set[str]]:
-    """Claim ids each notebook's code records (claims.record("id", ...))."""
+PRINTED = re.compile(r"^claim ([a-z_]+): ([a-z ]+?) \(", re.M)
+
+
+def recorded_in_outputs() -> dict[str, dict[str, str]]:
+    """{notebook stem: {claim id: verdict}} as each committed notebook printed them (``claims.record`` prints
+    "claim ID: VERDICT (reason; n=...)")."""
     found = {}
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        ids = {m for c in cells if c["cell_type"] == "code" for m in RECORD.findall("".join(c["source"]))}
-        found[path.stem] = ids
+        text = "".join("".join(out.get("text", "")) for c in cells for out in c.get("outputs", []))
+        found[path.stem] = dict(PRINTED.findall(text))
     return found
 
 
 def test_every_claim_is_recorded_by_its_notebook():
-    records = notebook_records()
+    """Each claim's notebook calls claims.record, and its committed (learner-profile) run recorded that claim."""
+    printed = recorded_in_outputs()
     for c in claims.CLAIMS.values():
-        assert c.id in records.get(c.notebook, set()), f"claim {c.id!r}: notebook {c.notebook} does not record it"
-    unknown = {i for ids in records.values() for i in ids} - set(claims.CLAIMS)
-    assert not unknown, f"notebooks record claims the module does not know: {sorted(unknown)}"
+        source = "".join("".join(cell["source"]) for cell in
+                         json.loads((ROOT / "notebooks" / f"{c.notebook}.ipynb").read_text())["cells"])
+        assert "claims.record(" in source, f"claim {c.id!r}: notebook {c.notebook} never calls claims.record"
+        assert c.id in printed[c.notebook], \
+            f"claim {c.id!r}: the committed run of {c.notebook} did not record it (re-run the notebook)"
+    unknown = {i for ids in printed.values() for i in ids} - set(claims.CLAIMS)
+    assert not unknown, f"notebooks recorded claims the module does not know: {sorted(unknown)}"
 
 
 def test_committed_verdicts_are_in_the_results_file():
     """A verdict a committed notebook printed ("claim ID: VERDICT") is the one in results/claims.json."""
-    results = claims.load() if claims.RESULTS.is_file() else {}
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        for cell in json.loads(path.read_text())["cells"]:
-            for out in cell.get("outputs", []):
-                text = "".join(out.get("text", ""))
-                for claim_id, outcome in re.findall(r"^claim ([a-z_]+): ([a-z ]+?) \(", text, flags=re.M):
-                    assert claim_id in results, f"{path.name} recorded {claim_id!r}, missing from results/claims.json"
-                    assert results[claim_id]["verdict"] == outcome, \
-                        f"{path.name} printed {claim_id}: {outcome}, results/claims.json says {results[claim_id]['verdict']}"
+    results = claims.load(claims.RESULTS) if claims.RESULTS.is_file() else {}
+    for notebook, recorded in recorded_in_outputs().items():
+        for claim_id, outcome in recorded.items():
+            assert claim_id in results, f"{notebook} recorded {claim_id!r}, missing from results/claims.json"
+            assert results[claim_id]["verdict"] == outcome, \
+                f"{notebook} printed {claim_id}: {outcome}, results/claims.json says {results[claim_id]['verdict']}"

@@ -83,6 +83,7 @@ def test_a_new_section_is_one_line(tmp_path, monkeypatch):
                         ("results/benchmark.json", "make course", lambda r: f"{len(r['rows'])} rows"))
     monkeypatch.setitem(readme_results.SECTIONS, "bench", ("results/bench.json", "make bench",
                                                            readme_results.bench_section))
+    monkeypatch.delitem(readme_results.SECTIONS, "claims")
     readme = "<!-- bench:start -->\n<!-- bench:end -->\n\n<!-- benchmark:start -->\n<!-- benchmark:end -->\n"
     out = readme_results.render(readme, root=tmp_path)
     assert "<!-- benchmark:start -->\n1 rows\n<!-- benchmark:end -->" in out
@@ -118,3 +119,19 @@ def test_benchmark_block_renders_every_task_beside_the_guide():
     text = readme_results.benchmark_section(results)
     assert "| customer tone matching (rubric) | 60 | 58 / 91 (FT) |" in text
     assert "| +30 [+12, +46], p=0.0012 | confirms the guide |" in text
+
+
+def test_claims_block_renders_every_claim_and_flags_other_data(tmp_path):
+    from helpers import claims
+
+    path = tmp_path / "claims.json"
+    claims.record("gate_cut", 0.39, n=90, low=0.16, high=0.58, path=path)
+    results = json.loads(path.read_text())
+    table = readme_results.claims_section(results)
+    assert table.count("\n| ") == len(claims.CLAIMS) + 1, "one row per claim, plus the header"
+    assert "| 39% [16%, 58%] | 90 | does not hold here |" in table and "not measured yet" in table
+    results["gate_cut"]["data_version"] = "000000000000"
+    assert "does not hold here (results from other data: re-run)" in readme_results.claims_section(results)
+    results["gate_cut"]["verdict"] = "surely"
+    with pytest.raises(ValueError, match="claim 'gate_cut' has verdict 'surely'"):
+        readme_results.claims_section(results)

@@ -88,3 +88,12 @@ def test_bootstrap_stat_of_a_ratio():
     assert min(1 - b / a for a, b in pairs) <= low <= value <= high <= max(1 - b / a for a, b in pairs)
     with pytest.raises(ValueError, match="no items"):
         stats.bootstrap_stat([], len)
+
+
+def test_wilson_interval_hand_computed():
+    p, low, high = stats.wilson(36, 36)
+    assert p == 1.0 and high == 1.0 and low == pytest.approx(0.9036, abs=1e-3)
+    p, low, high = stats.wilson(3, 99)
+    assert p == pytest.approx(3 / 99) and low == pytest.approx(0.0104, abs=1e-3) and high == pytest.approx(0.0854, abs=1e-3)
+    with pytest.raises(ValueError, match="successes <= n"):
+        stats.wilson(5, 4)
