@@ -22,7 +22,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import env
@@ -259,11 +259,6 @@ def scorecard(results: Mapping[str, dict] | None = None) -> list[dict]:
                     "model": r.get("model")}
         rows.append(row)
     return rows
-
-
-def as_dicts() -> list[dict]:
-    """The claims as plain dicts (for a table in a notebook)."""
-    return [asdict(c) | {"guide figure": c.figure()} for c in CLAIMS.values()]
 
 
 VERDICT_COLOURS = {"holds": "#2a7", "holds partly": "#8c4", "does not hold here": "#c55",

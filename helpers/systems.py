@@ -245,16 +245,12 @@ def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=N
 
 def bootstrap_ci(values: Sequence[float], n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """Mean of `values` and its percentile-bootstrap confidence interval (resampling items)."""
+    from .stats import bootstrap_stat
+
     if not values:
         raise ValueError("no values to bootstrap")
-    if not 0 < level < 1:
-        raise ValueError(f"level is a probability in (0, 1), got {level}")
-    rng = random.Random(seed)
     values = [float(v) for v in values]
-    size = len(values)
-    means = sorted(sum(rng.choices(values, k=size)) / size for _ in range(n))
-    tail = (1 - level) / 2
-    return sum(values) / size, means[int(tail * (n - 1))], means[int((1 - tail) * (n - 1))]
+    return bootstrap_stat(values, lambda sample: sum(sample) / len(sample), n_boot=n, level=level, seed=seed)
 
 
 def summary(rows: Sequence[Mapping], metrics: Sequence[str] = ("score",), by: Sequence[str] = ("system",),
