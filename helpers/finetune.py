@@ -720,19 +720,30 @@ def load_adapter(gen, name_or_path: str | Path):
     return gen
 
 
-def merge(gen):
+def merge(gen, dtype: str = "fp32"):
     """Fold the LoRA weights into the base weights (no adapter layers left; same outputs, faster inference).
 
-    The merge is done in fp32 and the merged model stays fp32: adding a small LoRA update to bf16 weights
-    would round most of it away (bf16 keeps 8 significant bits), so a bf16 base is upcast first.
+    The merge is done in fp32 (a bf16 base is upcast first). ``dtype="fp32"`` (the default) keeps the merged
+    model in fp32: the adapter's update exactly as trained. ``dtype="bf16"`` then rounds the merged weights to
+    bf16, which halves the bytes read per generated token: on a CPU with native bf16 generation ran 1.8x faster
+    at batch 1 and 2x at batch 32 (2-core machine, 2026-12-02, ``avx512_bf16``). The rounding costs
+    precision: bf16 keeps 8 significant bits of each weight, so the small update is kept with noise (measured
+    on the course's adapters, the rounded update differed from the exact one by 44% (behaviour), 18%
+    (knowledge) and 47% (RAFT) in relative norm), yet the behaviour adapter scored the same on 40 test items
+    per task (JSON 0.647 both, SQL 0.025 both, tone 0.857 vs 0.850). Use it to serve; keep fp32 to study the
+    adapter itself.
     """
     import torch
 
+    if dtype not in ("fp32", "bf16"):
+        raise ValueError(f"merge dtype must be 'fp32' or 'bf16', got {dtype!r}")
     if not hasattr(gen.model, "merge_and_unload"):
         raise ValueError("this model has no LoRA adapter to merge")
     if next(gen.model.parameters()).dtype != torch.float32:
         gen.model.to(torch.float32)
     gen.model = gen.model.merge_and_unload()
+    if dtype == "bf16":
+        gen.model.to(torch.bfloat16)
     gen.model.eval()
     return gen
 

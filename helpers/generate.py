@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 
 Messages = list[dict[str, str]]
 
-# The evaluation batch: measured on the 2-core course machine (make bench, group "efficiency") on 32 JSON
+# The evaluation batch: measured on 2-core course machines (make bench, group "efficiency") on 32 JSON
 # prompts, sorted by length, bf16 weights: batch 8 gave 75 tokens/s, 16 gave 122 and 32 gave 174 (fp32
-# at batch 8, the old setting: 50). The key-value cache of 32 short conversations is a few tens of MB.
+# at batch 8, the old setting: 50) on one with amx_bf16; 164, 218 and 241 (fp32 at batch 8: 74) on one
+# with avx512_bf16 only (2026-12-02). The key-value cache of 32 short conversations is a few tens of MB.
 EVAL_BATCH_SIZE = 32
+# ... but long prompts make a batch of 32 costly in memory (prefill attention grows with batch x length^2)
+# for no speed: on 32 RAG prompts of up to 613 tokens (bf16, 2026-12-02) batch 8 peaked 0.41 GB above the
+# loaded model at 106 tokens/s, 16 at 1.02 GB and 106 tokens/s, 32 at 1.49 GB and 92 tokens/s. A batch
+# therefore holds at most this many prompt tokens (its longest prompt x its size): 13 such prompts, and still
+# 32 of the task prompts without context (37-212 tokens), where 32 is the fastest batch. Measured with the cap,
+# asked for 32: 0.88 GB and 104 tokens/s (a cap of 4096, 6 prompts: 0.39 GB, 103 tokens/s, but JSON and SQL
+# prompts alone would then run 20 at a time).
+EVAL_BATCH_TOKENS = 8192
 
 
 @dataclass
@@ -33,6 +42,7 @@ class GenerationResult:
     batch_size: int
     prompt_tokens: list[int] = field(default_factory=list)
     logprobs: list[list[float]] = field(default_factory=list)  # per generated token, when asked for
+    batch_sizes: list[int] = field(default_factory=list)  # the batches actually run, in order
 
     @property
     def tokens_per_second(self) -> float:
@@ -61,6 +71,31 @@ def as_messages(conversation: str | Messages, system: str | None = None) -> Mess
     return messages
 
 
+def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None) -> list[list[int]]:
+    """Consecutive positions of `lengths` (prompt tokens, in the order they will run) grouped into batches of
+    at most `batch_size`, each holding at most `max_batch_tokens` once padded to its longest prompt (None: no
+    cap). A prompt longer than the cap runs alone."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_batch_tokens is not None and max_batch_tokens < 1:
+        raise ValueError(f"max_batch_tokens must be >= 1 (or None: no cap), got {max_batch_tokens}")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    widest = 0
+    for pos, length in enumerate(lengths):
+        wider = max(widest, length)
+        full = len(current) >= batch_size or (
+            max_batch_tokens is not None and (len(current) + 1) * wider > max_batch_tokens)
+        if current and full:
+            batches.append(current)
+            current, wider = [], length
+        current.append(pos)
+        widest = wider
+    if current:
+        batches.append(current)
+    return batches
+
+
 def generate(
     gen,
     conversations: Sequence[str | Messages],
@@ -73,6 +108,7 @@ def generate(
     seed: int | None = None,
     sort_by_length: bool = True,
     continue_last: bool = False,
+    max_batch_tokens: int | None = EVAL_BATCH_TOKENS,
 ) -> GenerationResult:
     """Generation for many conversations, in left-padded batches, with a progress bar.
 
@@ -80,7 +116,9 @@ def generate(
     the result also holds, per conversation, the log-probability the model gave each token it generated
     (the raw material of a confidence score, see ``helpers.speculative``). Prompts are batched by length
     (``sort_by_length``: less padding) and the results come back in the order given; a batch stops as soon
-    as every sequence in it has ended (the end-of-turn token), not at ``max_new_tokens``.
+    as every sequence in it has ended (the end-of-turn token), not at ``max_new_tokens``. A batch holds at most
+    ``max_batch_tokens`` prompt tokens once padded (``plan_batches``; None: ``batch_size`` prompts always), so
+    long prompts run in smaller batches and the memory of a batch stays bounded.
     """
     import torch
     from tqdm.auto import tqdm
@@ -101,15 +139,19 @@ def generate(
     order = list(range(len(chats)))
     if sort_by_length and temperature == 0:  # sampling keeps the given order, so a seed replays the same draws
         order.sort(key=lambda i: -len(all_prompts[i]))
+    if batch_size > 1 and len(chats) > 1 and max_batch_tokens is not None:
+        lengths = [len(ids) for ids in tokenizer([all_prompts[i] for i in order], add_special_tokens=False)["input_ids"]]
+        plan = plan_batches(lengths, batch_size, max_batch_tokens)
+    else:
+        plan = plan_batches([0] * len(chats), batch_size, None)
     texts, new_tokens, prompt_tokens = [], [], []
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     configured = configured if isinstance(configured, list) else [configured]
     end_ids = sorted({t for t in [tokenizer.eos_token_id, *configured] if isinstance(t, int)})
     start = time.perf_counter()
-    batches = range(0, len(chats), batch_size)
-    bar = tqdm(batches, desc="generating", unit="batch", disable=not progress or len(batches) < 2)
-    for lo in bar:
-        prompts = [all_prompts[i] for i in order[lo : lo + batch_size]]
+    bar = tqdm(plan, desc="generating", unit="batch", disable=not progress or len(plan) < 2)
+    for positions in bar:
+        prompts = [all_prompts[order[p]] for p in positions]
         inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(gen.device)
         with torch.inference_mode():
             output = model.generate(
@@ -130,11 +172,12 @@ def generate(
             texts.append(tokenizer.decode(row, skip_special_tokens=True).strip())
     seconds = time.perf_counter() - start
     bar.close()
-    if progress and len(batches) >= 2:  # a plain line that stays readable where the bar is not rendered (GitHub)
+    if progress and len(plan) >= 2:  # a plain line that stays readable where the bar is not rendered (GitHub)
         print(f"generated {len(chats)} replies, {sum(new_tokens)} tokens in {seconds:.1f} s")
     pick = sorted(range(len(order)), key=order.__getitem__)  # where each conversation sits in the sorted run
     return GenerationResult([texts[j] for j in pick], [new_tokens[j] for j in pick], seconds, batch_size,
-                            [prompt_tokens[j] for j in pick], [token_logprobs[j] for j in pick] if logprobs else [])
+                            [prompt_tokens[j] for j in pick], [token_logprobs[j] for j in pick] if logprobs else [],
+                            [len(positions) for positions in plan])
 
 
 def completion_logprobs(gen, conversations: Sequence[str | Messages], completions: Sequence[str],

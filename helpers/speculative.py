@@ -359,8 +359,6 @@ def gate_intervals(drafts: Sequence[dict], rags: Sequence[dict], threshold: floa
     latency is skipped). ``accuracy_change``: the gate's accuracy minus always-RAG's, paired per query
     (``stats.paired``), and ``vs_never``: the gate minus never-RAG.
     """
-    import random
-
     from . import stats
 
     if len(drafts) != len(rags):
@@ -377,11 +375,7 @@ def gate_intervals(drafts: Sequence[dict], rags: Sequence[dict], threshold: floa
         gate = sum(t[2] for t in sample)
         return (always - gate) / (always - never) if always > never else None
 
-    rng = random.Random(seed)
-    cuts = sorted(c for c in (cut(rng.choices(triples, k=len(triples))) for _ in range(n_boot)) if c is not None)
-    tail = (1 - level) / 2
-    point = cut(triples)
-    interval = (cuts[int(tail * (len(cuts) - 1))], cuts[int((1 - tail) * (len(cuts) - 1))]) if cuts else (None, None)
+    point, *interval = stats.bootstrap_stat(triples, cut, n_boot=n_boot, level=level, seed=seed)
     return {"n": len(drafts), "threshold": threshold, "retrieved": sum(flags) / len(flags),
             "overhead_cut": point, "overhead_cut_low": interval[0], "overhead_cut_high": interval[1],
             "accuracy_change": stats.paired([r["score"] for r in rags], [g["score"] for g in gated],

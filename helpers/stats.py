@@ -91,7 +91,10 @@ def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float, f
 
 def bootstrap_stat(items: Sequence, statistic, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """``statistic(items)`` and its percentile-bootstrap interval, resampling the items: for figures that are
-    not a mean of per-item values (a ratio of two means, a break-even volume computed from them)."""
+    not a mean of per-item values (a ratio of two means, a break-even volume computed from them).
+
+    A statistic may return None where it is undefined (a ratio whose denominator is 0 in that resample):
+    such resamples are left out of the interval, and when every one is, the interval is (None, None)."""
     import random
 
     items = list(items)
@@ -100,9 +103,11 @@ def bootstrap_stat(items: Sequence, statistic, n_boot: int = 2000, level: float 
     if not 0 < level < 1:
         raise ValueError(f"level is a probability in (0, 1), got {level}")
     rng = random.Random(seed)
-    draws = sorted(statistic(rng.choices(items, k=len(items))) for _ in range(n_boot))
+    draws = sorted(d for d in (statistic(rng.choices(items, k=len(items))) for _ in range(n_boot)) if d is not None)
+    if not draws:
+        return statistic(items), None, None
     tail = (1 - level) / 2
-    return statistic(items), draws[int(tail * (n_boot - 1))], draws[int((1 - tail) * (n_boot - 1))]
+    return statistic(items), draws[int(tail * (len(draws) - 1))], draws[int((1 - tail) * (len(draws) - 1))]
 
 
 def aligned(rows: Sequence[dict], system_a: str, system_b: str, key: str = "id", metric: str = "score",

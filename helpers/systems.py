@@ -176,18 +176,20 @@ def raft_training_records(index=None) -> list[dict]:
     return raft_records(index, {task: data.load_task(task, "train") for task in RAFT_TASKS})
 
 
-def load_adapter_or_train(name: str, gen=None, merged: bool = True):
+def load_adapter_or_train(name: str, gen=None, merged: bool = True, merged_dtype: str = "fp32"):
     """A generator with the saved adapter `name` ('behaviour', 'knowledge' or 'raft'); trained and saved now
     if missing. A notebook opened on its own therefore works, only slower the first time; it says so.
 
-    ``merged`` folds the adapter into the weights (``finetune.merge``): the same outputs, faster generation.
+    ``merged`` folds the adapter into the weights (``finetune.merge``): the same outputs, faster generation;
+    ``merged_dtype`` is the precision of the merged weights ('fp32': the update exactly; 'bf16': faster, see
+    ``finetune.merge``).
     """
     from . import finetune, models
 
     gen = gen or models.load_generator()
     if (finetune.adapter_dir(name) / "adapter_config.json").is_file():
         gen = finetune.load_adapter(gen, name)
-        return finetune.merge(gen) if merged else gen
+        return finetune.merge(gen, merged_dtype) if merged else gen
     if name == "behaviour":
         records, recipe = finetune.chat_records({"json_extraction": None, "tone": None, "sql": None}), behaviour_recipe()
         where = "notebook 05"
@@ -205,24 +207,29 @@ def load_adapter_or_train(name: str, gen=None, merged: bool = True):
     gen.model = run.model
     gen.model.eval()
     gen.tokenizer.padding_side = "left"
-    return finetune.merge(gen) if merged else gen
+    return finetune.merge(gen, merged_dtype) if merged else gen
 
 
-def load_models(names: Sequence[str], dtype: str | None = None) -> dict:
+def load_models(names: Sequence[str], dtype: str | None = None, merged_dtype: str = "fp32") -> dict:
     """The generators the systems in `names` need, each loaded once: {'base': gen, 'behaviour': gen, ...}.
 
-    ``dtype`` (CPU): None follows the machine (bf16 where native: fastest for batched evaluation); 'fp32'
-    suits one query at a time, where bf16 gains nothing on CPU and its conversions cost (make bench,
-    generation at batch 1)."""
-    return load_generators((MODEL_OF[check_system(n)] for n in names), dtype=dtype)
+    ``dtype`` (CPU): the base model's weights; None follows the machine (``env.compute_dtype``: bf16 where the
+    CPU has it natively). ``merged_dtype``: the fine-tuned models' weights after their adapter is merged;
+    'fp32' keeps the adapter's update exactly, 'bf16' trades some of its precision for speed
+    (``finetune.merge``). bf16 weights pay off in batches on any CPU with native bf16 (make bench, group
+    efficiency: 3.3x at batch 32 on two 2-core machines); at batch 1 it depends on the CPU: 1.65x faster
+    with ``avx512_bf16`` alone, 10% slower on a machine with ``amx_bf16`` (both 2026-12-02). Without native bf16
+    keep fp32."""
+    return load_generators((MODEL_OF[check_system(n)] for n in names), dtype=dtype, merged_dtype=merged_dtype)
 
 
-def load_generators(model_names, dtype: str | None = None) -> dict:
+def load_generators(model_names, dtype: str | None = None, merged_dtype: str = "fp32") -> dict:
     """{'base': the base model, 'behaviour' / 'knowledge' / 'raft': base + that adapter}, each loaded once."""
     from . import models
 
     return {m: models.load_generator(dtype=dtype) if m == "base"
-            else load_adapter_or_train(m, gen=models.load_generator(dtype=dtype)) for m in dict.fromkeys(model_names)}
+            else load_adapter_or_train(m, gen=models.load_generator(dtype=dtype), merged_dtype=merged_dtype)
+            for m in dict.fromkeys(model_names)}
 
 
 def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=None, version: int = 1,

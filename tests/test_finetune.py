@@ -244,6 +244,14 @@ def test_merging_a_bf16_trained_adapter_keeps_its_update(tmp_path, monkeypatch):
 
     assert next(merged.model.parameters()).dtype == torch.float32
     assert generate.generate(merged, prompts, max_new_tokens=20, progress=False).texts == expected
+    served = finetune.merge(finetune.load_adapter(models.load_generator(tier="cpu", dtype="fp32"), "bf16-adapter"),
+                            dtype="bf16")  # to serve: the fp32 merge, rounded to bf16 afterwards
+    assert {p.dtype for p in served.model.parameters()} == {torch.bfloat16}
+    reference = dict(finetune.merge(unmerged).model.named_parameters())  # the same fp32 base, merged in fp32
+    for name, weight in served.model.named_parameters():  # what bf16 rounding of the fp32 merge gives, exactly
+        assert torch.equal(weight, reference[name].to(torch.bfloat16)), name
+    with pytest.raises(ValueError, match="'fp32' or 'bf16'"):
+        finetune.merge(finetune.load_adapter(models.load_generator(tier="cpu"), "bf16-adapter"), dtype="fp16")
 
 
 @pytest.mark.slow

@@ -103,3 +103,28 @@ def test_continue_last_writes_on_from_the_last_message(generator):
     reply = generate.generate(generator, [conversation], max_new_tokens=8, progress=False)
     assert result.prompt_tokens[0] < reply.prompt_tokens[0]  # no "<|im_end|>\n<|im_start|>assistant\n"
     assert result.texts[0] and result.new_tokens[0] >= 1
+
+
+def test_plan_batches_caps_the_padded_tokens_of_a_batch():
+    # sorted longest first, as generate runs them: 600-token prompts go 3 at a time under 2,000 tokens
+    assert generate.plan_batches([600, 600, 600, 600, 100, 100], 32, 2000) == [[0, 1, 2], [3, 4, 5]]
+    assert generate.plan_batches([100] * 5, 2, 2000) == [[0, 1], [2, 3], [4]]  # batch_size still caps
+    assert generate.plan_batches([100, 900, 100], 8, 1000) == [[0], [1], [2]]  # padded to the widest so far
+    assert generate.plan_batches([5000, 10], 8, 1000) == [[0], [1]]  # longer than the cap: alone
+    assert generate.plan_batches([600] * 4, 32, None) == [[0, 1, 2, 3]]
+    assert generate.plan_batches([], 4, 100) == []
+    with pytest.raises(ValueError, match="max_batch_tokens"):
+        generate.plan_batches([10], 4, 0)
+    with pytest.raises(ValueError, match="batch_size"):
+        generate.plan_batches([10], 0, 100)
+
+
+def test_long_prompts_run_in_smaller_batches(generator):
+    questions = [f"Repeat the word {w} once." for w in ("red", "green", "blue", "black")]
+    whole = generate.generate(generator, questions, max_new_tokens=5, batch_size=4, progress=False,
+                              max_batch_tokens=None)
+    longest = max(whole.prompt_tokens)
+    capped = generate.generate(generator, questions, max_new_tokens=5, batch_size=4, progress=False,
+                               max_batch_tokens=2 * longest)
+    assert whole.batch_sizes == [4] and capped.batch_sizes == [2, 2]
+    assert capped.prompt_tokens == whole.prompt_tokens

@@ -97,3 +97,14 @@ def test_wilson_interval_hand_computed():
     assert p == pytest.approx(3 / 99) and low == pytest.approx(0.0104, abs=1e-3) and high == pytest.approx(0.0854, abs=1e-3)
     with pytest.raises(ValueError, match="successes <= n"):
         stats.wilson(5, 4)
+
+def test_bootstrap_stat_leaves_out_resamples_where_the_statistic_is_undefined():
+    def ratio(rows):  # undefined when no row has a denominator
+        den = sum(d for _, d in rows)
+        return sum(n for n, _ in rows) / den if den else None
+
+    rows = [(1, 1), (3, 0), (2, 2)]  # a resample of only the middle row has no denominator
+    value, low, high = stats.bootstrap_stat(rows, ratio, n_boot=500)
+    assert value == pytest.approx(2.0)
+    assert 1.0 <= low <= high <= 7.0  # every defined resample lies between 1/1 and (3+3+1)/1
+    assert stats.bootstrap_stat([(1, 0)], ratio) == (None, None, None)
