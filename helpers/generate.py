@@ -71,6 +71,35 @@ def as_messages(conversation: str | Messages, system: str | None = None) -> Mess
     return messages
 
 
+def _chosen_logprobs_recorder():
+    """A logits processor that keeps, per step, only the log-probability of the token picked at the step
+    before (it reads that token from the sequence), then ``finish`` adds the last step's: the same numbers
+    as ``compute_transition_scores(..., normalize_logits=True)`` for greedy decoding (to float rounding), in a fraction of the
+    memory. Only for greedy decoding: it sees the scores before any sampling warper."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class ChosenLogprobs(LogitsProcessor):
+        def __init__(self):
+            self.previous = None
+            self.picked: list = []
+
+        def __call__(self, input_ids, scores):
+            if self.previous is not None:
+                self.picked.append(self.previous.gather(-1, input_ids[:, -1:]).squeeze(-1))
+            self.previous = torch.log_softmax(scores.float(), dim=-1)
+            return scores
+
+        def finish(self, sequences):
+            if self.previous is not None:
+                self.picked.append(self.previous.gather(-1, sequences[:, -1:]).squeeze(-1))
+                self.previous = None
+            return torch.stack(self.picked, dim=1) if self.picked else sequences.new_zeros((len(sequences), 0),
+                                                                                            dtype=torch.float32)
+
+    return ChosenLogprobs()
+
+
 def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None) -> list[list[int]]:
     """Consecutive positions of `lengths` (prompt tokens, in the order they will run) grouped into batches of
     at most `batch_size`, each holding at most `max_batch_tokens` once padded to its longest prompt (None: no
@@ -153,12 +182,19 @@ def generate(
     for positions in bar:
         prompts = [all_prompts[order[p]] for p in positions]
         inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(gen.device)
+        # greedy: the chosen tokens' log-probabilities are recorded step by step (_ChosenLogprobs), not kept as
+        # every step's full scores (32 answers x 160 steps x 49,152 entries is 1 GB, and twice that stacked)
+        recorder = _chosen_logprobs_recorder() if logprobs and temperature == 0 else None
         with torch.inference_mode():
             output = model.generate(
                 **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=end_ids or None, return_dict_in_generate=True, output_scores=logprobs, **sampling,
+                eos_token_id=end_ids or None, return_dict_in_generate=True,
+                output_scores=logprobs and recorder is None, logits_processor=[recorder] if recorder else None,
+                **sampling,
             )
-            if logprobs:  # log-softmax of the scores the tokens were picked from (temperature applied)
+            if recorder is not None:
+                chosen = recorder.finish(output.sequences)
+            elif logprobs:  # log-softmax of the scores the tokens were picked from (temperature applied)
                 chosen = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)
         generated = output.sequences[:, inputs["input_ids"].shape[1]:]
         for i, (row, mask) in enumerate(zip(generated, inputs["attention_mask"], strict=True)):

@@ -128,3 +128,22 @@ def test_long_prompts_run_in_smaller_batches(generator):
                                max_batch_tokens=2 * longest)
     assert whole.batch_sizes == [4] and capped.batch_sizes == [2, 2]
     assert capped.prompt_tokens == whole.prompt_tokens
+
+
+def test_recorded_logprobs_match_transition_scores(generator_fp32):
+    """The step-by-step recorder gives what compute_transition_scores gives from every step's full scores."""
+    import torch
+
+    gen = generator_fp32
+    out = generate.generate(gen, QUESTIONS, max_new_tokens=12, batch_size=2, progress=False, logprobs=True,
+                            sort_by_length=False)
+    prompts = [gen.tokenizer.apply_chat_template(generate.as_messages(q), tokenize=False, add_generation_prompt=True)
+               for q in QUESTIONS]
+    inputs = gen.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        full = gen.model.generate(**inputs, max_new_tokens=12, do_sample=False, return_dict_in_generate=True,
+                                  output_scores=True, pad_token_id=gen.tokenizer.pad_token_id)
+        reference = gen.model.compute_transition_scores(full.sequences, full.scores, normalize_logits=True)
+    for i, recorded in enumerate(out.logprobs):
+        assert recorded == pytest.approx([float(x) for x in reference[i, :len(recorded)]], abs=1e-3)
+        assert len(recorded) == out.new_tokens[i] > 0

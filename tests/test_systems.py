@@ -295,3 +295,13 @@ def test_messages_with_empty_context_is_plain():
     assert tasks.messages("qa_static", QA[0], context=[]) == tasks.messages("qa_static", QA[0])
     assert tasks.messages("qa_static", QA[0], context=[])[0]["content"] == tasks.QA_SYSTEM
     assert "Context:" not in tasks.messages("qa_static", QA[0], context=None)[0]["content"]
+
+
+def test_raft_recipe_feeds_one_conversation_at_a_time_on_cpu_only(monkeypatch):
+    from helpers import env
+
+    monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime())
+    cpu = systems.raft_recipe()
+    assert cpu.micro_batch() == 1 and cpu.batch_size == 4  # the same update, a quarter of the activations
+    monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=15))
+    assert systems.raft_recipe().micro_batch(on_gpu=True) == 4
