@@ -394,10 +394,10 @@ def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_
     if not records:
         raise ValueError("no training records: build them with finetune.chat_records(...)")
     output_dir = Path(output_dir) if output_dir else env.workspace_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    chosen = backend(gen.tier)
-    if chosen == "unsloth":
-        return _train_unsloth(gen, records, recipe, output_dir, callbacks)
-    return _train_peft(gen, records, recipe, output_dir, callbacks)
+    train_with = _train_unsloth if backend(gen.tier) == "unsloth" else _train_peft
+    run = train_with(gen, records, recipe, output_dir, callbacks)
+    env.release_memory()  # the trainer, optimizer and activations are gone: return their heap to the system
+    return run
 
 
 def _set_precision(gen, recipe: Recipe, on_gpu: bool) -> str:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from . import env
+
 Messages = list[dict[str, str]]
 
 # The evaluation batch: measured on 2-core course machines (make bench, group "efficiency") on 32 JSON
@@ -208,6 +210,8 @@ def generate(
             texts.append(tokenizer.decode(row, skip_special_tokens=True).strip())
     seconds = time.perf_counter() - start
     bar.close()
+    inputs = output = chosen = recorder = None  # the last batch's tensors, freed before the heap is trimmed
+    env.release_memory()
     if progress and len(plan) >= 2:  # a plain line that stays readable where the bar is not rendered (GitHub)
         print(f"generated {len(chats)} replies, {sum(new_tokens)} tokens in {seconds:.1f} s")
     pick = sorted(range(len(order)), key=order.__getitem__)  # where each conversation sits in the sorted run

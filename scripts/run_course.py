@@ -2,6 +2,7 @@
 
     python scripts/run_course.py                 # every notebooks/NN_*.ipynb
     python scripts/run_course.py 00_setup 05     # only those whose name starts with these
+    python scripts/run_course.py --cells 05      # also print each code cell's memory (kernel, before -> peak)
 
 A notebook that fails is not overwritten: its partial run is saved to the workspace for reading, and
 the summary line says where. The exit status is non-zero when any notebook failed.
@@ -44,6 +45,7 @@ class MemoryWatch:
 
         self._me = psutil.Process()
         self.process_peak = self.total_peak = 0
+        self.cell_peak = self.current = 0  # the kernel's largest and latest resident memory, for --cells
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -59,6 +61,8 @@ class MemoryWatch:
                 except psutil.Error:
                     continue
             if sizes:
+                self.current = max(sizes)
+                self.cell_peak = max(self.cell_peak, self.current)
                 self.process_peak = max(self.process_peak, max(sizes))
                 self.total_peak = max(self.total_peak, sum(sizes))
 
@@ -68,13 +72,33 @@ class MemoryWatch:
         return {"process_peak_gb": round(self.process_peak / 1024**3, 2), "total_peak_gb": round(self.total_peak / 1024**3, 2)}
 
 
-def run(path: Path) -> tuple[bool, float, str, dict]:
+def watch_cells(client: NotebookClient, watch: MemoryWatch) -> None:
+    """Print, after each code cell, the kernel's resident memory when it started and its peak during it."""
+    start = {}
+
+    def started(cell, cell_index):
+        watch.cell_peak = watch.current
+        start[cell_index] = (watch.current, time.perf_counter())
+
+    def completed(cell, cell_index):
+        before, t0 = start.get(cell_index, (0, time.perf_counter()))
+        first = next((line for line in cell.source.splitlines() if not line.startswith("# NBVAL")), "")
+        print(f"    cell {cell_index:3d} {time.perf_counter() - t0:7.1f} s  {before / 1024**3:5.2f} -> "
+              f"{watch.cell_peak / 1024**3:5.2f} GB  {first[:70]}", flush=True)
+
+    client.on_cell_start = started
+    client.on_cell_executed = lambda cell, cell_index, execute_reply: completed(cell, cell_index)
+
+
+def run(path: Path, cells: bool = False) -> tuple[bool, float, str, dict]:
     """Execute one notebook from a clean kernel; return (ok, seconds, message, peak memory)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     start = time.perf_counter()
     watch = MemoryWatch()
+    if cells:
+        watch_cells(client, watch)
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -90,11 +114,12 @@ def run(path: Path) -> tuple[bool, float, str, dict]:
 
 
 def main(argv: list[str]) -> int:
-    paths = select(argv)
+    cells = "--cells" in argv
+    paths = select([a for a in argv if a != "--cells"])
     results = []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
-        ok, seconds, message, memory = run(path)
+        ok, seconds, message, memory = run(path, cells)
         results.append((path.name, ok, seconds, message, memory))
     print("\ncourse run summary (memory: largest single process / all processes of the notebook at once)")
     for name, ok, seconds, message, memory in results:

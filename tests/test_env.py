@@ -205,3 +205,35 @@ def test_import_helpers_is_fast_and_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
     assert float(out[0]) < 1.0
     assert out[1].strip() == "[]", f"import helpers pulled in heavy modules: {out[1]}"
+
+
+GLIBC = sys.platform.startswith("linux") and os.path.exists("/proc/self/statm")
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's (Linux)")
+def test_release_memory_returns_freed_heap_to_the_system():
+    """200 MB freed on the C heap stays resident (glibc keeps it for reuse) until release_memory trims it."""
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def resident_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page / 1024**2
+
+    chunks = []
+    for _ in range(20_000):  # 10 KB each: below the mmap threshold, so they come from the heap
+        p = libc.malloc(10_240)
+        ctypes.memset(p, 1, 10_240)  # touch the pages so they count as resident
+        chunks.append(p)
+    pin = libc.malloc(64)  # allocated last: keeps the heap's top in use, so free() alone cannot shrink it
+    for p in chunks:
+        libc.free(p)
+    held = resident_mb()
+    assert env.release_memory() is True
+    after = resident_mb()
+    libc.free(pin)
+    assert held - after > 100, f"resident {held:.0f} MB before the trim, {after:.0f} MB after"
