@@ -340,9 +340,11 @@ def test_steps_for():
 
 
 @pytest.mark.slow
-def test_every_n_steps_quizzes_the_model_being_trained(tmp_path):
+def test_every_n_steps_quizzes_the_model_being_trained(tmp_path, monkeypatch):
     gen = models.load_generator(tier="cpu")
-    seen = []
+    seen, trims = [], []
+    release = env.release_memory
+    monkeypatch.setattr(env, "release_memory", lambda: trims.append(len(seen)) or release())
 
     def quiz(g):
         assert g.model is not gen.model or hasattr(g.model, "peft_config")  # the model under training, with LoRA
@@ -356,6 +358,7 @@ def test_every_n_steps_quizzes_the_model_being_trained(tmp_path):
                          tmp_path, callbacks=[callback])
     assert [h["step"] for h in callback.history] == [2, 4] and [h["pass"] for h in callback.history] == [1, 2]
     assert seen == [False, False] and run.model.training is False
+    assert trims and trims[0] == 0  # the heap is handed back before the first quiz starts, not only after it
     assert callback.seconds > 0 and run.seconds > 0
     with pytest.raises(ValueError, match="n_steps"):
         finetune.every_n_steps(gen, 0, quiz)
