@@ -20,6 +20,15 @@ def format_seconds(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def plural(noun: str) -> str:
+    """'batch' -> 'batches', 'query' -> 'queries', 'day' -> 'days', 'run' -> 'runs'."""
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return f"{noun}es"
+    if len(noun) > 1 and noun.endswith("y") and noun[-2] not in "aeiou":
+        return f"{noun[:-1]}ies"
+    return f"{noun}s"
+
+
 def bar(iterable=None, *, desc: str, unit: str = "it", total: int | None = None, disable: bool = False, **kwargs):
     """A ``tqdm.auto`` progress bar that prints ``"<desc>: <n> <unit>s in <time>"`` when it closes
     (nothing when disabled). Use it like tqdm: ``for x in bar(items, desc="indexing", unit="batch")``."""
@@ -34,7 +43,7 @@ def bar(iterable=None, *, desc: str, unit: str = "it", total: int | None = None,
             super().close()
             if summarise:
                 self._summarised = True
-                units = unit if self.n == 1 else f"{unit}es" if unit.endswith(("s", "x", "ch", "sh")) else f"{unit}s"
+                units = unit if self.n == 1 else plural(unit)
                 of = f" of {self.total}" if self.total is not None and self.n != self.total else ""
                 print(f"{desc}: {self.n}{of} {units} in {format_seconds(elapsed)}", flush=True)
 

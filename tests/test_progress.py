@@ -16,6 +16,11 @@ def test_bar_prints_one_line_when_it_closes(capsys):
     assert len(out) == 1 and out[0].startswith("indexing v1: 3 batches in ") and out[0].endswith(" s")
 
 
+def test_plural():
+    assert [progress.plural(w) for w in ("batch", "query", "day", "run", "box")] == \
+        ["batches", "queries", "days", "runs", "boxes"]
+
+
 def test_bar_with_total_stopped_early_says_so(capsys):
     b = progress.bar(total=5, desc="benchmark", unit="run")
     b.update(2)
