@@ -137,10 +137,16 @@ def raft_records(index, items_by_task: Mapping[str, Sequence[dict]], p_gold: flo
 # ---------------------------------------------------------------------------------------------
 
 def behaviour_recipe():
-    """The recipe notebook 05 trains the behaviour adapter with (steps by profile)."""
+    """The recipe notebook 05 trains the behaviour adapter with (steps by profile): 8 conversations a step,
+    fed one at a time on a CPU to stay under 3 GB above start in the notebook (issue 14). 8 steps after
+    evaluating the base model peaked at 1.43 GB above start and ran 182 tokens/s one at a time, against
+    1.86 GB and 196 tokens/s two at a time (2-core machine with ``avx512_bf16``, 2026-12-03); a GPU takes
+    the whole batch at once."""
     from . import finetune
 
-    return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8, learning_rate=1e-3)
+    on_cpu = not env.detect_runtime().cuda
+    return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8,
+                           micro_batch_size=1 if on_cpu else None, learning_rate=1e-3)
 
 
 KNOWLEDGE_PASSES = 3  # passes over the training questions: a fair attempt at storing the facts (issue 16)
@@ -149,13 +155,18 @@ KNOWLEDGE_PASSES = 3  # passes over the training questions: a fair attempt at st
 def knowledge_recipe(n_records: int | None = None):
     """The recipe notebook 05 trains the knowledge adapter (the v1 facts) with: ``KNOWLEDGE_PASSES`` passes
     over the `n_records` training questions (default: all of qa_static and qa_live) in the learner profile,
-    6 steps in ci. The conversations are short (about 60 tokens), so a micro-batch is the whole batch."""
+    6 steps in ci. The conversations are short (about 60 tokens), so 8 go through the model at a time: 16 steps
+    peaked at 0.89 GB above start and ran 218 tokens/s in micro-batches of 8, against 1.74 GB and 207 tokens/s
+    for the whole batch of 16 and 0.58 GB and 184 tokens/s for 4 (2-core machine with ``avx512_bf16``,
+    2026-12-03)."""
     from . import finetune
 
     if n_records is None:
         n_records = len(finetune.chat_records({"qa_static": None, "qa_live": None}))
     steps = KNOWLEDGE_PASSES * finetune.steps_for(1, n_records, 16)  # whole passes: the curve is read at their ends
-    return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=6), batch_size=16, micro_batch_size=16,
+    on_cpu = not env.detect_runtime().cuda
+    return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=6), batch_size=16,
+                           micro_batch_size=8 if on_cpu else None,
                            learning_rate=1e-3)
 
 

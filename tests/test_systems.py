@@ -305,3 +305,17 @@ def test_raft_recipe_feeds_one_conversation_at_a_time_on_cpu_only(monkeypatch):
     assert cpu.micro_batch() == 1 and cpu.batch_size == 4  # the same update, a quarter of the activations
     monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=15))
     assert systems.raft_recipe().micro_batch(on_gpu=True) == 4
+
+
+def test_adapter_recipes_split_their_batch_on_cpu_only(monkeypatch):
+    """On CPU the behaviour and knowledge recipes feed micro-batches (memory under 3 GB above start in 05);
+    a GPU takes each batch whole."""
+    from helpers import env
+
+    monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime())
+    behaviour, knowledge = systems.behaviour_recipe(), systems.knowledge_recipe(100)
+    assert (behaviour.batch_size, behaviour.micro_batch()) == (8, 1)
+    assert (knowledge.batch_size, knowledge.micro_batch()) == (16, 8)
+    monkeypatch.setattr(env, "detect_runtime", lambda: env.Runtime(cuda=True, gpu_name="Tesla T4", vram_gb=15))
+    assert systems.behaviour_recipe().micro_batch(on_gpu=True) == 8
+    assert systems.knowledge_recipe(100).micro_batch(on_gpu=True) == 16
