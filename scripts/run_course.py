@@ -6,6 +6,8 @@
 
 A notebook that fails is not overwritten: its partial run is saved to the workspace for reading, and
 the summary line says where. The exit status is non-zero when any notebook failed.
+When 02-04 are in the run and the workspace already holds indexes, a note says so first: those notebooks
+then print index versions that follow an earlier run's (commit outputs from an empty workspace).
 """
 
 from __future__ import annotations
@@ -113,9 +115,29 @@ def run(path: Path, cells: bool = False) -> tuple[bool, float, str, dict]:
     return True, time.perf_counter() - start, "", memory
 
 
+INDEX_NOTEBOOKS = ("02_", "03_", "04_")  # they build indexes and print their versions
+
+
+def earlier_indexes(paths: list[Path], workspace: Path) -> str | None:
+    """A note when the run includes a notebook that builds indexes and `workspace` already holds some: those
+    notebooks then print versions that follow an earlier run's, not a first run's (outputs to commit)."""
+    folder = workspace / "indexes"
+    if not any(p.name.startswith(INDEX_NOTEBOOKS) for p in paths) or not folder.is_dir() or not any(folder.iterdir()):
+        return None
+    return (f"note: {folder} already holds indexes from an earlier run, so 02-04 will print index versions "
+            "that follow them. For the outputs of a first run (the ones to commit), empty it first "
+            "(`make clean-workspace`) or set COURSE_WORKSPACE to an empty folder.")
+
+
 def main(argv: list[str]) -> int:
     cells = "--cells" in argv
     paths = select([a for a in argv if a != "--cells"])
+    sys.path.insert(0, str(ROOT))
+    from helpers import env
+
+    note = earlier_indexes(paths, env.workspace_dir(create=False))
+    if note:
+        print(note, flush=True)
     results = []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
