@@ -136,6 +136,11 @@ def raft_records(index, items_by_task: Mapping[str, Sequence[dict]], p_gold: flo
 # Models: the base model and the adapters, loaded or trained on demand
 # ---------------------------------------------------------------------------------------------
 
+def _on_cpu(micro_batch: int) -> int | None:
+    """An adapter recipe's micro-batch: `micro_batch` on a CPU, None (the whole batch at once) on a GPU."""
+    return None if env.detect_runtime().cuda else micro_batch
+
+
 def behaviour_recipe():
     """The recipe notebook 05 trains the behaviour adapter with (steps by profile): 8 conversations a step,
     fed one at a time on a CPU to stay under 3 GB above start in the notebook (issue 14). 8 steps after
@@ -144,9 +149,8 @@ def behaviour_recipe():
     the whole batch at once."""
     from . import finetune
 
-    on_cpu = not env.detect_runtime().cuda
     return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8,
-                           micro_batch_size=1 if on_cpu else None, learning_rate=1e-3)
+                           micro_batch_size=_on_cpu(1), learning_rate=1e-3)
 
 
 KNOWLEDGE_PASSES = 3  # passes over the training questions: a fair attempt at storing the facts (issue 16)
@@ -164,10 +168,8 @@ def knowledge_recipe(n_records: int | None = None):
     if n_records is None:
         n_records = len(finetune.chat_records({"qa_static": None, "qa_live": None}))
     steps = KNOWLEDGE_PASSES * finetune.steps_for(1, n_records, 16)  # whole passes: the curve is read at their ends
-    on_cpu = not env.detect_runtime().cuda
     return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=6), batch_size=16,
-                           micro_batch_size=8 if on_cpu else None,
-                           learning_rate=1e-3)
+                           micro_batch_size=_on_cpu(8), learning_rate=1e-3)
 
 
 def raft_recipe():
@@ -176,9 +178,8 @@ def raft_recipe():
     2.23 GB and 345 tokens/s two at a time (2-core machine with ``avx512_bf16``, 2026-12-02)."""
     from . import finetune
 
-    on_cpu = not env.detect_runtime().cuda  # a GPU takes the whole batch at once
     return finetune.Recipe(max_steps=env.by_profile(learner=40, ci=3), batch_size=4,
-                           micro_batch_size=1 if on_cpu else None, learning_rate=1e-3, max_length=640)
+                           micro_batch_size=_on_cpu(1), learning_rate=1e-3, max_length=640)
 
 
 def raft_training_records(index=None) -> list[dict]:
