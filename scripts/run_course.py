@@ -3,6 +3,7 @@
     python scripts/run_course.py                 # every notebooks/NN_*.ipynb
     python scripts/run_course.py 00_setup 05     # only those whose name starts with these
     python scripts/run_course.py --cells 05      # also print each code cell's memory (kernel, before -> peak)
+    python scripts/run_course.py --times         # runs nothing: each notebook's time in its committed outputs
 
 A notebook that fails is not overwritten: its partial run is saved to the workspace for reading, and
 the summary line says where. The exit status is non-zero when any notebook failed.
@@ -17,6 +18,7 @@ import re
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -115,6 +117,44 @@ def run(path: Path, cells: bool = False) -> tuple[bool, float, str, dict]:
     return True, time.perf_counter() - start, "", memory
 
 
+def _stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def executed_times(path: Path) -> dict | None:
+    """When the notebook's stored outputs were made and how long that took, from the timestamps nbclient
+    records in each code cell's metadata (first cell started to last cell ended; the kernel's start-up is
+    not counted). None when the notebook holds no timings (never executed, or saved from a front end that
+    does not record them). Also the three slowest cells, so prose that times a step can be checked too."""
+    nb = nbformat.read(path, as_version=4)
+    spans = []
+    for index, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            first = next((line for line in cell.source.splitlines() if not line.startswith("# NBVAL")), "")
+            spans.append((_stamp(start), _stamp(end), index, first))
+    if not spans:
+        return None
+    began, ended = min(s[0] for s in spans), max(s[1] for s in spans)
+    slowest = sorted(spans, key=lambda s: s[0] - s[1])[:3]
+    return {"date": began.strftime("%Y-%m-%d %H:%M"), "seconds": round((ended - began).total_seconds(), 1),
+            "slowest": [(i, round((e - b).total_seconds(), 1), first[:60]) for b, e, i, first in slowest]}
+
+
+def print_times(paths: list[Path]) -> int:
+    print("time of each notebook's committed outputs (from the timestamps in its cells; UTC)")
+    for path in paths:
+        times = executed_times(path)
+        if times is None:
+            print(f"  {path.name:<32} no timings stored")
+            continue
+        print(f"  {path.name:<32} {times['seconds']:7.1f} s  run {times['date']}")
+        for index, seconds, first in times["slowest"]:
+            print(f"      cell {index:3d} {seconds:7.1f} s  {first}")
+    return 0
+
+
 INDEX_NOTEBOOKS = ("02_", "03_", "04_")  # they build indexes and print their versions
 
 
@@ -131,7 +171,9 @@ def earlier_indexes(paths: list[Path], workspace: Path) -> str | None:
 
 def main(argv: list[str]) -> int:
     cells = "--cells" in argv
-    paths = select([a for a in argv if a != "--cells"])
+    paths = select([a for a in argv if a not in ("--cells", "--times")])
+    if "--times" in argv:
+        return print_times(paths)
     sys.path.insert(0, str(ROOT))
     from helpers import env
 
