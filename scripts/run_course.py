@@ -76,6 +76,11 @@ class MemoryWatch:
         return {"process_peak_gb": round(self.process_peak / 1024**3, 2), "total_peak_gb": round(self.total_peak / 1024**3, 2)}
 
 
+def first_line(cell) -> str:
+    """A code cell's first line that is not an nbval marker: how the summaries name a cell."""
+    return next((line for line in cell.source.splitlines() if not line.startswith("# NBVAL")), "")
+
+
 def watch_cells(client: NotebookClient, watch: MemoryWatch) -> None:
     """Print, after each code cell, the kernel's resident memory when it started and its peak during it."""
     start = {}
@@ -86,7 +91,7 @@ def watch_cells(client: NotebookClient, watch: MemoryWatch) -> None:
 
     def completed(cell, cell_index):
         before, t0 = start.get(cell_index, (0, time.perf_counter()))
-        first = next((line for line in cell.source.splitlines() if not line.startswith("# NBVAL")), "")
+        first = first_line(cell)
         print(f"    cell {cell_index:3d} {time.perf_counter() - t0:7.1f} s  {before / 1024**3:5.2f} -> "
               f"{watch.cell_peak / 1024**3:5.2f} GB  {first[:70]}", flush=True)
 
@@ -110,8 +115,8 @@ def run(path: Path, cells: bool = False) -> tuple[bool, float, str, dict]:
         failed_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed_dir / path.name)
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # drop terminal colours
-        first_line = text.splitlines()[-1][:160] if text else type(exc).__name__
-        return False, time.perf_counter() - start, f"{first_line} (partial run: .course/failed/{path.name})", watch.stop()
+        last_line = text.splitlines()[-1][:160] if text else type(exc).__name__
+        return False, time.perf_counter() - start, f"{last_line} (partial run: .course/failed/{path.name})", watch.stop()
     memory = watch.stop()
     nbformat.write(nb, path)
     return True, time.perf_counter() - start, "", memory
@@ -132,8 +137,7 @@ def executed_times(path: Path) -> dict | None:
         stamps = cell.get("metadata", {}).get("execution", {})
         start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
         if cell.cell_type == "code" and start and end:
-            first = next((line for line in cell.source.splitlines() if not line.startswith("# NBVAL")), "")
-            spans.append((_stamp(start), _stamp(end), index, first))
+            spans.append((_stamp(start), _stamp(end), index, first_line(cell)))
     if not spans:
         return None
     began, ended = min(s[0] for s in spans), max(s[1] for s in spans)

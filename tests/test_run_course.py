@@ -58,7 +58,7 @@ def documented_seconds(table_text: str) -> dict[str, float]:
         if row:
             time = re.search(r"~([\d.]+) (s|min)\b", row.group(2))
             if time:
-                found[row.group(1)] = float(time.group(1)) * (60 if time.group(2) == "min" else 1)
+                found[row.group(1)] = _seconds(time.group(1), time.group(2))
     return found
 
 
@@ -66,6 +66,15 @@ def test_documented_seconds_parses_both_tables():
     text = ("| [05_lora](notebooks/05_lora.ipynb) | what, 3 passes | ~24.5 min (training: 3 min) | n |\n"
             "| [09_costs](../notebooks/09_costs.ipynb) | ~10 s | not measured yet |\n| 10 | ~3 min |\n")
     assert documented_seconds(text) == {"05_lora": 1470.0, "09_costs": 10.0}
+
+
+def _seconds(amount: str, unit: str) -> float:
+    return float(amount) * (60 if unit in ("min", "minutes") else 1)
+
+
+def _agrees(documented: float, actual: float) -> bool:
+    """A rounded time stated in prose agrees with a measured one: within 10%, or 15 s for short notebooks."""
+    return abs(documented - actual) <= max(15, 0.1 * actual)
 
 
 def test_readme_and_workshop_cpu_times_are_those_of_the_committed_outputs():
@@ -77,7 +86,7 @@ def test_readme_and_workshop_cpu_times_are_those_of_the_committed_outputs():
         assert set(documented) == set(measured), f"{doc.name}: a notebook without a CPU time, or one too many"
         for name, seconds in documented.items():
             actual = measured[name]["seconds"]
-            assert abs(seconds - actual) <= max(15, 0.1 * actual), (
+            assert _agrees(seconds, actual), (
                 f"{doc.name} gives {name} ~{seconds:.0f} s but its committed outputs took {actual:.0f} s "
                 f"(run {measured[name]['date']}): update the time (`python scripts/run_course.py --times`)")
 
@@ -94,9 +103,8 @@ def test_each_notebook_states_its_own_cpu_time_and_no_unmeasured_t4_time():
         intro = nbformat.read(path, as_version=4).cells[0].source
         said = re.search(r"Time: about ([\d.]+) (minutes|seconds) on a 2-core CPU", intro)
         assert said, f"{path.name}: its introduction gives no 'Time: about N minutes on a 2-core CPU'"
-        seconds = float(said.group(1)) * (60 if said.group(2) == "minutes" else 1)
         actual = run_course.executed_times(path)["seconds"]
-        assert abs(seconds - actual) <= max(15, 0.1 * actual), (
+        assert _agrees(_seconds(said.group(1), said.group(2)), actual), (
             f"{path.name} says about {said.group(1)} {said.group(2)}, its committed outputs took {actual:.0f} s")
         row = next(line for line in readme.splitlines() if line.startswith(f"| [{path.stem}]"))
         if row.rstrip(" |").endswith("not yet measured"):
