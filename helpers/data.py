@@ -189,7 +189,7 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
 
 
 def _norm(text: str) -> str:
-    from .evaluate import normalize
+    from .textnorm import normalize
     return normalize(text)
 
 

@@ -504,12 +504,12 @@ def train_detector(attack_texts: Sequence[str], normal_texts: Sequence[str], emb
 def detection_rates(flagged_attacks: Sequence[bool], flagged_normals: Sequence[bool]) -> dict:
     """Recall on attacks and false-positive rate on normal texts, each with n and a 95% bootstrap
     interval, and the precision they imply."""
-    from . import systems
+    from . import stats
 
     if not flagged_attacks or not flagged_normals:
         raise ValueError("detection rates need at least one attack and one normal text")
-    recall, r_low, r_high = systems.bootstrap_ci([float(f) for f in flagged_attacks])
-    fpr, f_low, f_high = systems.bootstrap_ci([float(f) for f in flagged_normals])
+    recall, r_low, r_high = stats.bootstrap_ci([float(f) for f in flagged_attacks])
+    fpr, f_low, f_high = stats.bootstrap_ci([float(f) for f in flagged_normals])
     tp, fp = sum(flagged_attacks), sum(flagged_normals)
     return {"recall": recall, "recall_low": r_low, "recall_high": r_high, "attacks": len(flagged_attacks),
             "false_positive_rate": fpr, "fpr_low": f_low, "fpr_high": f_high, "normals": len(flagged_normals),

