@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NB := --nbval-lax --nbval-cell-timeout=900 -p no:cacheprovider
+# Tests by cost (markers registered in pyproject.toml): `make check` leaves out the three expensive kinds.
+FAST_TESTS := -m "not slow and not train and not resolve"
+UNIT_ARGS := tests/ -p no:cacheprovider --ignore=tests/browser --ignore=tests/unsloth
 
-.PHONY: help setup setup-unsloth course lab test test-unsloth smoke screenshots lint bench readme clean-workspace
+.PHONY: help setup setup-unsloth course lab check test unit notebooks test-unsloth smoke screenshots lint bench readme clean-workspace
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,7 +37,7 @@ USTAMP := $(UVENV)/.installed
 
 setup-unsloth: $(USTAMP)  ## create .venv-unsloth: the GPU stack with Unsloth, on CPU torch (idempotent)
 
-$(USTAMP): requirements-gpu.txt requirements-models.txt requirements.txt pyproject.toml scripts/setup_unsloth.sh
+$(USTAMP): requirements-gpu.txt requirements-models.txt requirements.txt pyproject.toml scripts/setup_unsloth.sh scripts/install.sh
 	PYTHON=$(PYTHON) bash scripts/setup_unsloth.sh
 
 course: setup  ## run every notebook in order, headless, outputs written in place (learner profile)
@@ -50,13 +53,21 @@ lint: setup  ## ruff over helpers, tests, scripts and notebooks
 # the converted model cache is shared with `make course`.
 TEST_WORKSPACE := $(CURDIR)/.course/test-workspace
 
-test: setup lint  ## unit tests, every notebook under nbval (ci profile, fresh workspace), `make test-unsloth`, `make smoke`
-	$(BIN)/python -m pytest tests/ -q --durations=10 --ignore=tests/browser --ignore=tests/unsloth
+check: setup lint  ## the inner loop, under 3 minutes: lint + the fast unit tests (no model loaded, nothing trained)
+	$(BIN)/python -m pytest $(UNIT_ARGS) -q $(FAST_TESTS) --durations=5
+
+# `make test` runs the parts below one by one (scripts/test_parts.py) and ends with a table of each part's
+# seconds, printed even when a part fails; budget 30 minutes from a fresh clone on 2 cores (DESIGN.md).
+test:  ## everything: setup, lint, unit, notebooks, setup-unsloth, test-unsloth, smoke; a time table at the end
+	$(PYTHON) scripts/test_parts.py
+
+unit: setup  ## every unit and integration test, the slow, training and resolving ones included
+	$(BIN)/python -m pytest $(UNIT_ARGS) -q --durations=15
+
+notebooks: setup  ## every notebook under nbval (ci profile) in a fresh test workspace
 	rm -rf $(TEST_WORKSPACE)
 	COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE) COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest $(PYTEST_NB) notebooks/ -q --durations=10
-	@$(MAKE) --no-print-directory test-unsloth
-	@$(MAKE) --no-print-directory smoke
 
 # The Unsloth path executed, not faked: tests/unsloth (real Unsloth training, adapters crossing both venvs) and
 # notebook 05 under nbval with COURSE_FINETUNE_BACKEND=unsloth, in .venv-unsloth. Needs .venv for the crossings.

@@ -17,6 +17,9 @@ variable                    meaning                                             
                                                                                    native bf16, else ``fp32``
 ``COURSE_FINETUNE_BACKEND`` ``peft`` or ``unsloth`` (Unsloth also on CPU)          ``unsloth`` on a CUDA tier
                                                                                    with Unsloth, else ``peft``
+``COURSE_THREADS``          torch's CPU threads: ``auto`` (the cores other         ``auto``
+                            processes leave free), a number, or ``off`` (torch's
+                            own default, all cores)
 ==========================  =====================================================  ==========================
 
 Example::
@@ -320,6 +323,90 @@ def release_memory() -> bool:
     except (OSError, AttributeError):  # not glibc: nothing to hand back by hand
         return False
     return bool(trim(0))
+
+
+THREAD_RECHECK_S = 30.0  # fit_threads looks at the machine again after this long
+_threads: dict = {"checked": None, "threads": None, "default": None}
+
+
+def _cpu_ticks(stat: str | Path = "/proc/stat") -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot, from the first line of /proc/stat."""
+    fields = [int(x) for x in Path(stat).read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _own_ticks() -> float:
+    """This process's CPU time (every thread, user + system) in clock ticks."""
+    times = os.times()
+    return (times.user + times.system) * os.sysconf("SC_CLK_TCK")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask; os.cpu_count() where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def free_cores(sample_s: float = 0.2) -> int:
+    """The usable cores that other processes leave free now: the machine's busy time over `sample_s`,
+    less this process's own, rounded to whole cores. At least 1; all usable cores where /proc/stat is missing.
+
+    A learner's browser or a CI neighbour busy on one of two cores makes this 1.
+    """
+    import math
+    import time
+
+    cores = usable_cores()
+    if not Path("/proc/stat").exists():
+        return cores
+    busy0, total0 = _cpu_ticks()
+    own0 = _own_ticks()
+    time.sleep(sample_s)
+    busy1, total1 = _cpu_ticks()
+    own1 = _own_ticks()
+    if total1 <= total0:
+        return cores
+    others = max(0.0, (busy1 - busy0) - (own1 - own0)) / (total1 - total0) * (os.cpu_count() or cores)
+    return max(1, min(cores, cores - math.floor(others + 0.5)))
+
+
+def fit_threads(recheck_s: float = THREAD_RECHECK_S) -> int | None:
+    """Give torch as many CPU threads as there are free cores (``COURSE_THREADS``), and return that number.
+
+    Why: torch runs one thread per core and its threads wait for each other at every operation. When another
+    process holds one of two cores, the thread that shares it holds up the one that does not: 4 training steps
+    measured here took 4x as long beside one busy process, where a fair share explains 2x. One thread per *free*
+    core keeps the idle-machine speed and loses only the share the neighbour takes (``make bench``, group
+    ``threads``). Cheap to call before each piece of work: the machine is looked at again after `recheck_s`
+    (0.2 s of sampling). ``COURSE_THREADS=off`` leaves torch's own default; a number forces it.
+    """
+    import time
+
+    import torch
+
+    setting = os.environ.get("COURSE_THREADS", "auto").strip().lower()
+    if _threads["default"] is None:
+        _threads["default"] = torch.get_num_threads()
+    if setting == "off":
+        return None
+    if setting == "auto":
+        now = time.monotonic()
+        if _threads["checked"] is not None and now - _threads["checked"] < recheck_s:
+            return _threads["threads"]
+        wanted = min(free_cores(), _threads["default"])
+        _threads["checked"] = now
+    elif setting.isdigit() and int(setting) > 0:
+        wanted = int(setting)
+    else:
+        raise ValueError(f"COURSE_THREADS={setting!r}: use 'auto' (the free cores), 'off' (torch's default) or a "
+                         "positive number of threads")
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+    _threads["threads"] = wanted
+    return wanted
 
 
 def hub_reachable(timeout: float = 1.5) -> bool:

@@ -395,9 +395,22 @@ def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_
         raise ValueError("no training records: build them with finetune.chat_records(...)")
     output_dir = Path(output_dir) if output_dir else env.workspace_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     train_with = _train_unsloth if backend(gen.tier) == "unsloth" else _train_peft
-    run = train_with(gen, records, recipe, output_dir, callbacks)
+    env.fit_threads()  # one torch thread per core that other processes leave free (env.fit_threads says why)
+    run = train_with(gen, records, recipe, output_dir, [*callbacks, _refit_threads()])
     env.release_memory()  # the trainer, optimizer and activations are gone: return their heap to the system
     return run
+
+
+def _refit_threads():
+    """A trainer callback that fits torch's threads to the free cores again before each step (the machine is
+    looked at every ``env.THREAD_RECHECK_S`` at most): a neighbour that starts or stops mid-run is met."""
+    from transformers import TrainerCallback
+
+    class RefitThreads(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            env.fit_threads()
+
+    return RefitThreads()
 
 
 def _set_precision(gen, recipe: Recipe, on_gpu: bool) -> str:

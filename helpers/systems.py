@@ -150,7 +150,7 @@ def behaviour_recipe():
     the whole batch at once."""
     from . import finetune
 
-    return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=16), batch_size=8,
+    return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=6), batch_size=8,
                            micro_batch_size=_on_cpu(1), learning_rate=1e-3)
 
 

@@ -235,11 +235,55 @@ def _generation_efficiency(n_prompts: int = 32, repeats: int = 2) -> dict[str, d
     return out
 
 
+def threads_figures(steps: int = 4, repeats: int = 1) -> dict[str, dict]:
+    """Training beside a busy neighbour: 4 steps of 05's behaviour recipe, each in a process of its own, alone
+    and beside one process that keeps a core busy (`yes > /dev/null`), with torch's default threads
+    (``COURSE_THREADS=off``, before issue 30) and fitted to the free cores (``auto``), back to back."""
+    import dataclasses
+    import subprocess
+
+    from helpers import systems
+
+    recipe = dataclasses.replace(systems.behaviour_recipe(), max_steps=steps)
+    seconds: dict[tuple[str, bool], list[float]] = {}
+    saved = os.environ.get("COURSE_THREADS")
+    try:
+        for _ in range(repeats):
+            for setting in ("off", "auto"):
+                for busy in (False, True):
+                    os.environ["COURSE_THREADS"] = setting
+                    neighbour = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) if busy else None
+                    try:
+                        result = finetune.train_isolated(EFFICIENCY_MIX, recipe, "json_extraction", n_eval=0)
+                    finally:
+                        if neighbour:
+                            neighbour.kill()
+                            neighbour.wait()
+                    seconds.setdefault((setting, busy), []).append(result["seconds_per_step"] * steps)
+                    print(f"threads={setting:<4} {'beside a busy process' if busy else 'alone':<22} "
+                          f"{seconds[(setting, busy)][-1]:.1f} s for {steps} steps", flush=True)
+    finally:
+        if saved is None:
+            os.environ.pop("COURSE_THREADS", None)
+        else:
+            os.environ["COURSE_THREADS"] = saved
+    med = {key: statistics.median(values) for key, values in seconds.items()}
+    figures = {}
+    for setting, label in (("off", "torch_default"), ("auto", "fitted")):
+        figures[f"threads_{label}_training_s_alone"] = {"median": round(med[(setting, False)], 1),
+                                                        "steps": steps, "repeats": repeats}
+        figures[f"threads_{label}_training_s_busy"] = {"median": round(med[(setting, True)], 1),
+                                                       "steps": steps, "repeats": repeats}
+        figures[f"threads_{label}_busy_over_alone"] = {"value": round(med[(setting, True)] / med[(setting, False)], 2)}
+    figures["threads_fitted_over_default_alone"] = {"value": round(med[("auto", False)] / med[("off", False)], 2)}
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--convert", action="store_true", help="also time a fresh GGUF conversion (~30 s)")
-    parser.add_argument("--only", choices=["gate", "efficiency"],
+    parser.add_argument("--only", choices=["gate", "efficiency", "threads"],
                         help="measure one group again and update results/bench.json")
     args = parser.parse_args()
     env.configure()
@@ -249,7 +293,9 @@ def main() -> None:
         if not path.is_file():
             parser.error("--only updates an existing results/bench.json: run `make bench` once first")
         out = json.loads(path.read_text())
-        out["figures"].update(gate_figures(args.repeats) if args.only == "gate" else efficiency_figures())
+        group = {"gate": lambda: gate_figures(args.repeats), "efficiency": efficiency_figures,
+                 "threads": threads_figures}[args.only]
+        out["figures"].update(group())
         # the rest of the file keeps its own date and machine; this group says when and where it was measured
         out.setdefault("groups", {})[args.only] = {"date": time.strftime("%Y-%m-%d"), "machine": machine()}
         path.write_text(json.dumps(out, indent=2) + "\n")
@@ -278,6 +324,7 @@ def main() -> None:
     figures.update(lora_figures(args.repeats))
     figures.update(gate_figures(args.repeats))
     figures.update(efficiency_figures())
+    figures.update(threads_figures())
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)

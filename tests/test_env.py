@@ -237,3 +237,65 @@ def test_release_memory_returns_freed_heap_to_the_system():
     after = resident_mb()
     libc.free(pin)
     assert held - after > 100, f"resident {held:.0f} MB before the trim, {after:.0f} MB after"
+
+
+def fake_ticks(monkeypatch, machine, own):
+    """env._cpu_ticks and env._own_ticks replaying (busy, total) and own-time readings, no sleeping."""
+    machine, own = iter(machine), iter(own)
+    monkeypatch.setattr(env, "_cpu_ticks", lambda stat="/proc/stat": next(machine))
+    monkeypatch.setattr(env, "_own_ticks", lambda: next(own))
+    monkeypatch.setattr(env, "usable_cores", lambda: 2)
+    monkeypatch.setattr(env.os, "cpu_count", lambda: 2)
+
+
+def test_free_cores_counts_what_other_processes_keep_busy(monkeypatch):
+    # 2 cores over 100 ticks each = 200 ticks: a neighbour busy 95 ticks holds one core.
+    fake_ticks(monkeypatch, [(0, 0), (95, 200)], [0, 0])
+    assert env.free_cores(sample_s=0) == 1
+    fake_ticks(monkeypatch, [(0, 0), (10, 200)], [0, 0])
+    assert env.free_cores(sample_s=0) == 2
+    fake_ticks(monkeypatch, [(0, 0), (200, 200)], [0, 0])
+    assert env.free_cores(sample_s=0) == 1, "never fewer than one thread"
+
+
+def test_free_cores_leaves_out_this_process_own_work(monkeypatch):
+    fake_ticks(monkeypatch, [(0, 0), (190, 200)], [0, 180])  # our own threads were the busy ones
+    assert env.free_cores(sample_s=0) == 2
+
+
+def test_free_cores_sees_a_real_busy_neighbour():
+    if env.usable_cores() < 2 or not sys.platform.startswith("linux"):
+        pytest.skip("needs Linux and two cores")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        __import__("time").sleep(0.3)
+        assert env.free_cores(sample_s=0.5) <= env.usable_cores() - 1
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_fit_threads_follows_the_setting(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(env, "_threads", {"checked": None, "threads": None, "default": 2})
+    monkeypatch.setattr(env, "free_cores", lambda sample_s=0.2: 1)
+    try:
+        monkeypatch.setenv("COURSE_THREADS", "auto")
+        assert env.fit_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setattr(env, "free_cores", lambda sample_s=0.2: 2)
+        assert env.fit_threads() == 1, "within the recheck time the machine is not looked at again"
+        assert env.fit_threads(recheck_s=0) == 2 and torch.get_num_threads() == 2
+        monkeypatch.setattr(env, "free_cores", lambda sample_s=0.2: 8)
+        assert env.fit_threads(recheck_s=0) == 2, "never more threads than torch's own default"
+        monkeypatch.setenv("COURSE_THREADS", "1")
+        assert env.fit_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("COURSE_THREADS", "off")
+        assert env.fit_threads() is None
+        for bad in ("0", "-1", "two", "1.5"):
+            monkeypatch.setenv("COURSE_THREADS", bad)
+            with pytest.raises(ValueError, match="'auto'.*'off'.*positive"):
+                env.fit_threads()
+    finally:
+        torch.set_num_threads(before)

@@ -201,6 +201,7 @@ def test_unsloth_path_uses_the_same_recipe(monkeypatch, tmp_path, device):
         assert calls["from_pretrained"]["dtype"] == torch.float32 and os.environ["UNSLOTH_CPU_BF16"] == "0"
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_save_reload_merge_give_identical_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
@@ -227,6 +228,7 @@ def test_save_reload_merge_give_identical_outputs(tmp_path, monkeypatch):
         finetune.load_adapter(models.load_generator(tier="cpu"), "missing-adapter")
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_merging_a_bf16_trained_adapter_keeps_its_update(tmp_path, monkeypatch):
     """Trained on bf16 base weights, the adapter merges in fp32: merged == unmerged on an fp32 base."""
@@ -254,6 +256,7 @@ def test_merging_a_bf16_trained_adapter_keeps_its_update(tmp_path, monkeypatch):
         finetune.merge(finetune.load_adapter(models.load_generator(tier="cpu"), "bf16-adapter"), dtype="fp16")
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_micro_batches_give_the_same_losses_in_fp32(tmp_path):
     """Accumulating 4 micro-batches of 1 (or 2 of 2) is the same update as one batch of 4: identical losses."""
@@ -269,6 +272,7 @@ def test_micro_batches_give_the_same_losses_in_fp32(tmp_path):
     assert losses[2] == pytest.approx(losses[4], abs=2e-4) and losses[1] == pytest.approx(losses[4], abs=2e-4)
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_bf16_training_keeps_lora_weights_in_fp32(tmp_path):
     gen = models.load_generator(tier="cpu", dtype="fp32")
@@ -281,6 +285,7 @@ def test_bf16_training_keeps_lora_weights_in_fp32(tmp_path):
     assert lora == {torch.float32} and base == {torch.bfloat16} and run.info["precision"] == "bf16-weights"
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_train_isolated_reports_its_own_figures():
     result = finetune.train_isolated({"json_extraction": 4}, finetune.Recipe(max_steps=1, batch_size=2),
@@ -291,6 +296,7 @@ def test_train_isolated_reports_its_own_figures():
         finetune.train_isolated({"no_such_task": 4}, finetune.Recipe(max_steps=1), "json_extraction", n_eval=1)
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_answer_loss_matches_trls_loss(tmp_path):
     """The answer-only chunked loss is the same training as TRL's loss over every position: same losses, same
@@ -339,6 +345,7 @@ def test_steps_for():
         finetune.steps_for(0, 10, 4)
 
 
+@pytest.mark.train
 @pytest.mark.slow
 def test_every_n_steps_quizzes_the_model_being_trained(tmp_path, monkeypatch):
     gen = models.load_generator(tier="cpu")

@@ -5,6 +5,7 @@ the two modules depend on each other; it only hides the circle until run time).
 """
 
 import ast
+import sys
 from pathlib import Path
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
@@ -98,7 +99,7 @@ def test_the_import_reader_sees_lazy_and_relative_imports(tmp_path, monkeypatch)
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "sub" / "d.py").write_text("from ..a import f\nfrom .e import x\n")
     (pkg / "sub" / "e.py").write_text("import json\n")
-    monkeypatch.setattr(__import__(__name__), "HELPERS", pkg)
+    monkeypatch.setattr(sys.modules[__name__], "HELPERS", pkg)
     edges = graph()
     assert edges["a"] == {"b"} and edges["b"] == {"a", "c"} and edges["c"] == {"sub.d"}
     assert edges["sub.d"] == {"a", "sub.e"} and edges["sub.e"] == set()

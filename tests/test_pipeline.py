@@ -2,16 +2,7 @@
 
 import pytest
 
-from helpers import index, pipeline, rag
-from tests.test_index import ARTICLES, CHUNKING
-
-
-@pytest.fixture
-def small_index(tmp_path, embedder, monkeypatch):
-    monkeypatch.delenv("COURSE_CHROMA_URL", raising=False)
-    store = index.IndexStore("pipe-test", root=tmp_path / "idx", embedder=embedder)
-    version = store.build(rag.chunk_corpus(ARTICLES, **CHUNKING), 1, CHUNKING, progress=False)["version"]
-    return store.open(version)
+from helpers import pipeline
 
 
 @pytest.mark.slow

@@ -349,17 +349,19 @@ def test_gate_intervals_errors():
 
 
 @pytest.mark.slow
-def test_measure_batched_gives_what_measure_gives(generator_fp32):
+def test_measure_batched_gives_what_measure_gives(generator_fp32, small_index):
     """Batched and one-at-a-time measurement agree on the drafts' confidences and on the scores (greedy
-    decoding; small differences from padding are allowed on the confidence only)."""
-    from helpers import data, index
+    decoding; small differences from padding are allowed on the confidence only). Short answers (QA, 32 new
+    tokens at most) over the session's small index keep it quick: the two paths still pad, batch and
+    retrieve differently, which is what can make them disagree."""
+    from helpers import data
 
-    items = data.load_task("json_extraction", "dev")[:4]
-    help_centre = index.course_index(1)
-    one = speculative.measure(generator_fp32, "json_extraction", items, help_centre, progress=False)
-    many = speculative.measure_batched(generator_fp32, "json_extraction", items, help_centre, batch_size=4,
+    items = data.load_task("qa_static", "dev")[:4]
+    one = speculative.measure(generator_fp32, "qa_static", items, small_index, progress=False)
+    many = speculative.measure_batched(generator_fp32, "qa_static", items, small_index, batch_size=4,
                                        samples=2, progress=False)
     assert [d["id"] for d in many[0]] == [d["id"] for d in one[0]] and len(many[1]) == 4
+    assert [r["output"] for r in many[1]] == [r["output"] for r in one[1]], "greedy RAG answers differ"
     assert [d["confidence"] for d in many[0]] == pytest.approx([d["confidence"] for d in one[0]], abs=0.02)
     assert all(d["timing"] == "amortized" and 0 <= d["agreement"] <= 1 for d in many[0])
     assert sum(d["score"] for d in many[0]) == pytest.approx(sum(d["score"] for d in one[0]), abs=0.3)

@@ -24,7 +24,7 @@ from helpers import data, finetune, generate, models, tasks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN_PYTHON = Path(os.environ.get("COURSE_MAIN_PYTHON", ROOT / ".venv" / "bin" / "python"))
-RECIPE = dict(max_steps=8, batch_size=4, learning_rate=1e-3, precision="fp32")
+RECIPE = dict(max_steps=6, batch_size=4, learning_rate=1e-3, precision="fp32")
 
 
 @pytest.fixture(scope="module")
