@@ -67,7 +67,7 @@ unit: setup  ## every unit and integration test, the slow, training and resolvin
 notebooks: setup  ## every notebook under nbval (ci profile) in a fresh test workspace
 	rm -rf $(TEST_WORKSPACE)
 	COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE) COURSE_CACHE_DIR=$(CURDIR)/.course/models \
-		$(BIN)/python -m pytest $(PYTEST_NB) notebooks/ -q --durations=10
+		$(BIN)/python -m pytest $(PYTEST_NB) -p tests.nbtimes notebooks/ -q --durations=10
 
 # The Unsloth path executed, not faked: tests/unsloth (real Unsloth training, adapters crossing both venvs) and
 # notebook 05 under nbval with COURSE_FINETUNE_BACKEND=unsloth, in .venv-unsloth. Needs .venv for the crossings.
@@ -77,7 +77,7 @@ test-unsloth: setup setup-unsloth  ## the Unsloth path through Unsloth's CPU bac
 	rm -rf $(TEST_WORKSPACE)-unsloth
 	COURSE_FINETUNE_BACKEND=unsloth COURSE_PROFILE=ci COURSE_WORKSPACE=$(TEST_WORKSPACE)-unsloth \
 		COURSE_CACHE_DIR=$(CURDIR)/.course/models UNSLOTH_DISABLE_STATISTICS=1 \
-		$(UVENV)/bin/python -m pytest $(PYTEST_NB) notebooks/05_lora_finetune.ipynb -q --durations=5
+		$(UVENV)/bin/python -m pytest $(PYTEST_NB) -p tests.nbtimes notebooks/05_lora_finetune.ipynb -q --durations=5
 
 # JupyterLab in a real browser: Debian's chromium (installed here if missing; needs root or sudo) driven by
 # Playwright runs notebooks 01 and 09, operates the decision wizard and the cost explorer, and checks at 1366

@@ -10,6 +10,7 @@ check                      course  the exercise
 =========================  ======  ===============================================================
 ``decision``               01      predict ``decide.recommend(...).recommendation``
 ``chunk_count``            02      predict how many chunks ``rag.chunk_article(..., "size", ...)`` makes
+``chroma_where``           02      write a compound Chroma ``where`` filter
 ``rrf``                    03      write reciprocal rank fusion
 ``recall_at_k``            04      write recall@k
 ``lora_parameters``        05      predict the trainable parameters of LoRA on SmolLM2-135M
@@ -152,6 +153,47 @@ def chunk_count(answer: int, article: Mapping, size: int, overlap: int) -> bool:
                            "str.split() counts them), n. A body of at most `size` words is one chunk; otherwise "
                            "a window starts every `size - overlap` words (at 0, step, 2 x step, ...) for as long "
                            "as the start is below `n - overlap`.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 02 · a compound Chroma filter: write it
+# ---------------------------------------------------------------------------------------------
+
+WHERE_TASK = ("public chunks (audience 'public') from the sections 'how-to' or 'troubleshooting', of corpus "
+              "version 1")
+
+
+def _where_wanted(metadata: Mapping) -> bool:
+    return (metadata.get("audience") == "public" and metadata.get("section") in ("how-to", "troubleshooting")
+            and metadata.get("version") == 1)
+
+
+def chroma_where(where: Mapping, collection) -> bool:
+    """Exercise 02: does the learner's `where` filter select exactly the chunks of ``WHERE_TASK`` from
+    `collection` (a Chroma collection of the help centre)? Chroma itself applies the filter."""
+    if not isinstance(where, Mapping) or not where:
+        raise TypeError(f"check.chroma_where expects a non-empty dict, a Chroma `where` filter; got {_kind(where)}")
+    if not callable(getattr(collection, "get", None)):
+        raise TypeError(f"check.chroma_where expects the Chroma collection built in section 4; got {_kind(collection)}")
+    everything = collection.get(include=["metadatas"])
+    wanted = {i for i, m in zip(everything["ids"], everything["metadatas"], strict=True) if _where_wanted(m)}
+    try:
+        got = set(collection.get(where=dict(where), include=[])["ids"])
+    except Exception as err:  # Chroma's own message says what is malformed
+        return _verdict(False, f"Chroma refused the filter: {err}. Each condition is {{field: value}} or "
+                               "{field: {'$op': value}}; several conditions go in a list under '$and' or '$or'.")
+    if got == wanted:
+        return _verdict(True, f"{len(got)} chunks: {WHERE_TASK}.")
+    extra, missing = got - wanted, wanted - got
+    if extra:
+        sample = everything["metadatas"][everything["ids"].index(sorted(extra)[0])]
+        field = next(f for f, ok in (("audience", sample.get("audience") == "public"),
+                                     ("section", sample.get("section") in ("how-to", "troubleshooting")),
+                                     ("version", sample.get("version") == 1)) if not ok)
+        return _verdict(False, f"{len(extra)} chunks too many; one of them has {field}={sample.get(field)!r}. "
+                               "Every condition must hold at once: combine them with '$and'.")
+    return _verdict(False, f"{len(missing)} chunks missing. A chunk from either section counts: one condition "
+                           "with '$in' and a list matches any of its values.")
 
 
 # ---------------------------------------------------------------------------------------------

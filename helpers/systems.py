@@ -160,7 +160,7 @@ KNOWLEDGE_PASSES = 3  # passes over the training questions: a fair attempt at st
 def knowledge_recipe(n_records: int | None = None):
     """The recipe notebook 05 trains the knowledge adapter (the v1 facts) with: ``KNOWLEDGE_PASSES`` passes
     over the `n_records` training questions (default: all of qa_static and qa_live) in the learner profile,
-    6 steps in ci. The conversations are short (about 60 tokens), so 8 go through the model at a time: 16 steps
+    4 steps in ci. The conversations are short (about 60 tokens), so 8 go through the model at a time: 16 steps
     peaked at 0.89 GB above start and ran 218 tokens/s in micro-batches of 8, against 1.74 GB and 207 tokens/s
     for the whole batch of 16 and 0.58 GB and 184 tokens/s for 4 (2-core machine with ``avx512_bf16``,
     2026-12-03)."""
@@ -169,7 +169,7 @@ def knowledge_recipe(n_records: int | None = None):
     if n_records is None:
         n_records = len(finetune.chat_records({"qa_static": None, "qa_live": None}))
     steps = KNOWLEDGE_PASSES * finetune.steps_for(1, n_records, 16)  # whole passes: the curve is read at their ends
-    return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=6), batch_size=16,
+    return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=4), batch_size=16,
                            micro_batch_size=_on_cpu(8), learning_rate=1e-3)
 
 

@@ -109,6 +109,16 @@ BENCH_LABELS: dict[str, tuple[str, str]] = {
     "generate_today_batch1_tokens_per_s": ("generation, old settings, batch 1", "tokens/s"),
     "generate_new_batch1_tokens_per_s": ("generation, new settings ({dtype}), batch 1", "tokens/s"),
     "generate_speedup": ("batched generation speed-up, new at batch {best_batch} / old at batch 8", "x"),
+    # group "threads": training alone and beside one busy process, torch's default threads vs env.fit_threads
+    "threads_torch_default_training_s_alone": ("training, {steps} steps of 05's behaviour recipe, torch's default "
+                                               "threads, alone", "s"),
+    "threads_torch_default_training_s_busy": ("the same, beside one busy process (`yes`)", "s"),
+    "threads_torch_default_busy_over_alone": ("slow-down beside a busy process, torch's default threads", "x"),
+    "threads_fitted_training_s_alone": ("training, {steps} steps, threads fitted to the free cores "
+                                        "(`COURSE_THREADS=auto`), alone", "s"),
+    "threads_fitted_training_s_busy": ("the same, beside one busy process", "s"),
+    "threads_fitted_busy_over_alone": ("slow-down beside a busy process, fitted threads", "x"),
+    "threads_fitted_over_default_alone": ("alone: fitted / default time (1 = the idle-machine speed is kept)", "x"),
 }
 
 

@@ -418,3 +418,44 @@ def test_starters_run_and_fail(capsys):
     assert check.break_even(1_000_000) is False
     out = capsys.readouterr().out
     assert out.count(check.NOT_YET) == 8 and check.RIGHT not in out
+
+
+# ---------------------------------------------------------------------------------------------
+# 02 chroma_where: a real (in-memory) Chroma collection applies the learner's filter
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def where_collection():
+    import chromadb
+
+    rows = [("a", "how-to", "public", 1), ("b", "troubleshooting", "public", 1), ("c", "how-to", "internal", 1),
+            ("d", "how-to", "public", 2), ("e", "faq", "public", 1), ("f", "troubleshooting", "plan:business", 1)]
+    client = chromadb.EphemeralClient()
+    collection = client.get_or_create_collection(f"where-{len(client.list_collections())}", embedding_function=None)
+    collection.add(ids=[r[0] for r in rows], embeddings=[[float(i), 1.0, 0.0] for i in range(len(rows))],
+                   metadatas=[{"section": s, "audience": a, "version": v} for _, s, a, v in rows])
+    return collection
+
+
+def test_chroma_where_right(where_collection, capsys):
+    right = {"$and": [{"audience": "public"}, {"section": {"$in": ["how-to", "troubleshooting"]}}, {"version": 1}]}
+    assert check.chroma_where(right, where_collection) is True
+    assert "2 chunks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("answer", "needle"), [
+    ({"section": {"$in": ["how-to", "troubleshooting"]}}, "too many"),
+    ({"$and": [{"audience": "public"}, {"section": "how-to"}, {"version": 1}]}, "'$in'"),
+    ({"$and": {"audience": "public"}}, "Chroma refused"),
+])
+def test_chroma_where_wrong_gets_a_hint_not_the_answer(where_collection, capsys, answer, needle):
+    assert check.chroma_where(answer, where_collection) is False
+    out = capsys.readouterr().out
+    assert out.startswith(check.NOT_YET) and needle in out and '"$and": [' not in out
+
+
+def test_chroma_where_bad_input(where_collection):
+    with pytest.raises(TypeError, match="Chroma `where` filter"):
+        check.chroma_where("section = how-to", where_collection)
+    with pytest.raises(TypeError, match="collection"):
+        check.chroma_where({"section": "how-to"}, [1, 2])

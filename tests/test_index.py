@@ -173,3 +173,30 @@ def test_bad_server_url(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_CHROMA_URL", "127.0.0.1:8000")
     with pytest.raises(ValueError, match="must look like http"):
         index.chroma_client(tmp_path)
+
+
+def test_chroma_by_hand_and_the_index_store_return_the_same_chunks(tmp_path, embedder, small_index):
+    """Notebook 02 writes the chromadb calls by hand, then hands over to IndexStore as "the same, plus
+    versions": the same question (with or without a compound filter) gives the same chunk ids in the same order."""
+    import chromadb
+
+    from helpers import models
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "by-hand"))
+    collection = client.get_or_create_collection("by-hand", embedding_function=models.chroma_embedding_function(embedder),
+                                                 metadata={"hnsw:space": "cosine"})
+    chunks = small_index.chunks
+    for _ in range(2):  # the notebook's cell, run twice: only ids not yet there are added
+        have = set(collection.get(ids=[c.id for c in chunks], include=[])["ids"])
+        new = [c for c in chunks if c.id not in have]
+        if new:
+            collection.add(ids=[c.id for c in new], documents=[c.text for c in new], metadatas=[c.metadata() for c in new])
+    assert collection.count() == len(chunks)
+    compound = {"$and": [{"section": {"$in": ["billing", "plans"]}}, {"audience": "public"}]}
+    for question, where in (("how long do I have to get my money back", None), ("CFX-4091", None),
+                            ("who pays for a seat", None), ("refund or seats", compound)):
+        by_hand = collection.query(query_texts=[question], n_results=3, where=where)["ids"][0]
+        packaged = [h.chunk_id for h in small_index.search(question, k=3, mode="vector", where=where)]
+        assert by_hand == packaged, (question, by_hand, packaged)
+    assert {i.split("#")[0] for i in collection.query(query_texts=["seats"], n_results=3, where=compound)["ids"][0]} == {
+        "KB-001"}, "the compound filter keeps public billing/plans chunks only (KB-003 is internal)"
