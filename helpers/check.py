@@ -13,7 +13,9 @@ check                      course  the exercise
 ``chroma_where``           02      write a compound Chroma ``where`` filter
 ``rrf``                    03      write reciprocal rank fusion
 ``recall_at_k``            04      write recall@k
+``fusion``                 04      fuse a third retriever into llama-index's ``QueryFusionRetriever``
 ``lora_parameters``        05      predict the trainable parameters of LoRA on SmolLM2-135M
+``lora_model``             05      write LoRA on two projections with ``LoraConfig`` + ``get_peft_model``
 ``bootstrap_interval``     06, 08  write a percentile-bootstrap interval of a mean
 ``threshold``              07      pick the gate's threshold from a ``speculative.sweep``
 ``break_even``             09      predict the break-even volume of two stacks
@@ -197,6 +199,46 @@ def chroma_where(where: Mapping, collection) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# 04 · a third retriever in llama-index's fusion
+# ---------------------------------------------------------------------------------------------
+
+FUSION_PROBE = "What does error CFX-4091 mean?"
+
+
+def fusion(retriever, question: str = FUSION_PROBE) -> bool:
+    """Exercise 04: is `retriever` a ``QueryFusionRetriever`` fusing three different retrievers by reciprocal rank,
+    in which a chunk that two retrievers return is one chunk (the same hash), so its scores add up?"""
+    try:
+        from llama_index.core.retrievers import QueryFusionRetriever
+    except ImportError as err:  # pragma: no cover - llama-index is in requirements.txt
+        raise ImportError("check.fusion needs llama-index-core (make setup)") from err
+    if not isinstance(retriever, QueryFusionRetriever):
+        raise TypeError(f"check.fusion expects a llama-index QueryFusionRetriever; got {_kind(retriever)}")
+    inner = list(getattr(retriever, "_retrievers", []))
+    if len(inner) != 3:
+        return _verdict(False, f"it fuses {len(inner)} retrievers; the exercise asks for three: the two of section 1 "
+                               "and one more, in the list that is QueryFusionRetriever's first argument.")
+    if len({id(getattr(r, 'inner', r)) for r in inner}) < 3:  # a canonical_retriever wrapper counts as what it wraps
+        return _verdict(False, "the same retriever object appears twice in the list; build a new one for the third "
+                               "place (another index, another similarity_top_k, another kind).")
+    if str(getattr(retriever.mode, "value", retriever.mode)) != "reciprocal_rerank":
+        return _verdict(False, f"mode={retriever.mode!r}: the course fuses by reciprocal rank, mode='reciprocal_rerank'.")
+    hashes: dict[str, set] = {}
+    for inner_retriever in inner:
+        for n in inner_retriever.retrieve(question):
+            hashes.setdefault(n.node.node_id, set()).add(n.node.hash)
+    if not hashes:
+        return _verdict(False, f"it returns nothing for {question!r}: is each retriever built over the help centre?")
+    split = sorted(node_id for node_id, seen in hashes.items() if len(seen) > 1)
+    if split:
+        return _verdict(False, f"chunk {split[0]} comes back from two retrievers with different hashes (the metadata in "
+                               "another key order), so the fusion counts it as two chunks and never adds up its scores: "
+                               "wrap each retriever in pipeline.canonical_retriever, as in section 1.")
+    ids = [n.node.node_id for n in retriever.retrieve(question)]
+    return _verdict(True, f"three retrievers fused by reciprocal rank; {len(ids)} distinct chunks for {question!r}.")
+
+
+# ---------------------------------------------------------------------------------------------
 # 03 · reciprocal rank fusion: write it
 # ---------------------------------------------------------------------------------------------
 
@@ -360,6 +402,37 @@ def lora_parameters(answer: int, r: int, target_modules: Sequence[str] = finetun
                            "them over the target modules (shapes in check.LORA_SHAPES) and multiply by the "
                            "30 layers.")
 
+
+
+def lora_model(model, r: int = 8, target_modules: Sequence[str] = ("q_proj", "v_proj")) -> bool:
+    """Exercise 05: is `model` SmolLM2-135M with LoRA of rank `r` on `target_modules` alone, built with
+    ``peft.LoraConfig`` and ``peft.get_peft_model``, and does it train exactly LoRA's parameters?"""
+    if not _is_int(r) or r < 1:
+        raise ValueError(f"check.lora_model expects the LoRA rank r as a positive int; got {r!r}")
+    modules = _check_modules(target_modules)
+    config = getattr(model, "peft_config", None)
+    if not isinstance(config, Mapping) or not config or not hasattr(model, "parameters"):
+        raise TypeError(f"check.lora_model expects the model get_peft_model returns (a PeftModel); got {_kind(model)}")
+    lora = next(iter(config.values()))
+    if getattr(lora, "peft_type", None) is not None and str(getattr(lora.peft_type, "value", lora.peft_type)) != "LORA":
+        return _verdict(False, f"its adapter is {lora.peft_type}, not LoRA: pass a peft.LoraConfig to get_peft_model.")
+    if lora.r != r:
+        return _verdict(False, f"its rank is r={lora.r}; the exercise asks for r={r} (LoraConfig's first setting).")
+    chosen = lora.target_modules
+    chosen = {chosen} if isinstance(chosen, str) else set(chosen or ())
+    if chosen != set(modules):
+        missing, extra = sorted(set(modules) - chosen), sorted(chosen - set(modules))
+        parts = ([f"add {missing}"] if missing else []) + ([f"drop {extra}"] if extra else [])
+        return _verdict(False, f"target_modules is {sorted(chosen)}: {' and '.join(parts)} (names of the projections "
+                               "in each decoder layer, as print(model) shows them).")
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    expected = _lora_count(r, modules)
+    if trainable != expected:
+        return _verdict(False, f"it trains {trainable:,} parameters where LoRA of r={r} on {sorted(modules)} trains "
+                               f"{expected:,}: is another part of the model unfrozen (modules_to_save, a bias), or is "
+                               "it not SmolLM2-135M?")
+    return _verdict(True, f"LoRA r={r} on {sorted(modules)}: {trainable:,} trainable parameters, "
+                          f"{trainable / _lora_count(16, finetune.TARGET_MODULES):.1%} of the course's adapter.")
 
 # ---------------------------------------------------------------------------------------------
 # 06 / 08 · bootstrap: write a percentile interval

@@ -459,3 +459,33 @@ def test_chroma_where_bad_input(where_collection):
         check.chroma_where("section = how-to", where_collection)
     with pytest.raises(TypeError, match="collection"):
         check.chroma_where({"section": "how-to"}, [1, 2])
+
+
+@pytest.mark.slow
+def test_lora_model(capsys):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from helpers import models
+
+    source = finetune.unsloth_source(models.load_generator(tier="cpu"))
+
+    def lora(**settings):
+        return get_peft_model(AutoModelForCausalLM.from_pretrained(source), LoraConfig(task_type="CAUSAL_LM", **settings))
+
+    assert check.lora_model(lora(r=8, target_modules=["q_proj", "v_proj"])) is True
+    assert "460,800 trainable parameters" in capsys.readouterr().out
+    wrong = {"its rank is r=16": lora(r=16, target_modules=["q_proj", "v_proj"]),
+             "add ['v_proj']": lora(r=8, target_modules=["q_proj"]),
+             "drop ['o_proj']": lora(r=8, target_modules=["q_proj", "v_proj", "o_proj"]),
+             "another part of the model unfrozen": lora(r=8, target_modules=["q_proj", "v_proj"],
+                                                        modules_to_save=["lm_head"])}
+    for needle, model in wrong.items():
+        capsys.readouterr()
+        assert check.lora_model(model) is False, needle
+        out = capsys.readouterr().out
+        assert out.startswith(check.NOT_YET) and needle in out, out
+    with pytest.raises(TypeError, match="PeftModel"):
+        check.lora_model(AutoModelForCausalLM.from_pretrained(source))
+    with pytest.raises(ValueError, match="positive int"):
+        check.lora_model(lora(r=8, target_modules=["q_proj"]), r=0)

@@ -45,3 +45,60 @@ def test_attribute_failures():
     labels = [x["label"] for x in pipeline.attribute_failures(items, outputs, version=2)]
     assert labels == ["correct", "retrieval failure", "generation failure", "correct"]
     assert pipeline.attribute_failures(items[3:], outputs[3:], version=1)[0]["label"] == "generation failure"
+
+
+def hand_built(course_index, gen, k=2, candidates=3):
+    """Notebook 04's section 1: the llama-index parts written out, as a learner writes them."""
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.core.schema import TextNode
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+    from llama_index.retrievers.bm25 import BM25Retriever
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    vector_store = ChromaVectorStore(chroma_collection=course_index.collection)
+    vector_index = VectorStoreIndex.from_vector_store(vector_store, embed_model=pipeline.course_embedding(),
+                                                      storage_context=StorageContext.from_defaults(vector_store=vector_store))
+    docstore = SimpleDocumentStore()
+    docstore.add_documents([TextNode(id_=c.id, text=c.text, metadata=c.metadata()) for c in course_index.chunks])
+    vector = vector_index.as_retriever(similarity_top_k=candidates)
+    bm25 = BM25Retriever.from_defaults(docstore=docstore, similarity_top_k=candidates)
+    llm = pipeline.course_llm(gen, max_new_tokens=16)
+    fusion_args = dict(llm=llm, mode="reciprocal_rerank", similarity_top_k=k, num_queries=1, use_async=False)
+    return vector, bm25, fusion_args
+
+
+@pytest.mark.slow
+def test_the_parts_built_by_hand_retrieve_what_rag_pipeline_retrieves(small_index, generator):
+    from llama_index.core.retrievers import QueryFusionRetriever
+
+    vector, bm25, args = hand_built(small_index, generator)
+    fusion = QueryFusionRetriever([pipeline.canonical_retriever(vector), pipeline.canonical_retriever(bm25)], **args)
+    pipe = pipeline.RagPipeline(small_index, generator, k=2, candidates=3)
+    for question in ("What does error CFX-4091 mean?", "refund of an annual plan", "who adds seats"):
+        assert [n.node.node_id for n in fusion.retrieve(question)] == [h.chunk_id for h in pipe.retrieve(question)]
+
+
+@pytest.mark.slow
+def test_check_fusion(small_index, generator, capsys):
+    from llama_index.core.retrievers import QueryFusionRetriever
+
+    from helpers import check
+
+    vector, bm25, args = hand_built(small_index, generator)
+    canonical = [pipeline.canonical_retriever(r) for r in (vector, bm25)]
+    _, third, _ = hand_built(small_index, generator, candidates=2)
+    assert check.fusion(QueryFusionRetriever([*canonical, pipeline.canonical_retriever(third)], **args)) is True
+    wrong = {
+        "fuses 2 retrievers": QueryFusionRetriever(canonical, **args),
+        "same retriever object": QueryFusionRetriever([*canonical, canonical[0]], **args),
+        "retriever object appears twice": QueryFusionRetriever([*canonical, pipeline.canonical_retriever(vector)], **args),
+        "mode=": QueryFusionRetriever([*canonical, pipeline.canonical_retriever(third)], **{**args, "mode": "simple"}),
+        "different hashes": QueryFusionRetriever([vector, bm25, third], **args),
+    }
+    for needle, retriever in wrong.items():
+        capsys.readouterr()
+        assert check.fusion(retriever) is False, needle
+        out = capsys.readouterr().out
+        assert out.startswith(check.NOT_YET) and needle in out, out
+    with pytest.raises(TypeError, match="QueryFusionRetriever"):
+        check.fusion(vector)
