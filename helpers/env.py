@@ -426,12 +426,23 @@ def needs_hub(tier: str | None = None) -> bool:
     return not (is_embedded(generator_id(tier)) and is_embedded(embedder_id(tier)))
 
 
+def _silence_renames() -> None:
+    """transformers 5.2x renamed ``gradient_checkpointing`` to ``activation_checkpointing`` and warns each time
+    TRL's ``SFTConfig`` or PEFT's ``get_peft_model`` uses the old name, which the Unsloth stack's TRL still
+    needs. The warning changes nothing a learner does, and its file path would end up in committed outputs."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.*deprecated", category=FutureWarning)
+
+
 def configure(tier: str | None = None) -> dict[str, str]:
-    """Set the offline switches when CI is set, COURSE_OFFLINE=1, or the models are all embedded.
+    """Set the offline switches when CI is set, COURSE_OFFLINE=1, or the models are all embedded; silence
+    the warnings of transformers' ``gradient_checkpointing`` rename (``_silence_renames``).
 
     On GPU tiers (hub models) the hub is probed once; when it does not answer the switches go on
     too, so loading fails fast with a clear message instead of hanging. Returns the switches set.
     """
+    _silence_renames()
     offline = _flag("CI") or _flag("COURSE_OFFLINE") or not needs_hub(tier)
     if not offline and not hub_reachable():
         offline = True

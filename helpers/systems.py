@@ -66,7 +66,7 @@ def retrieve(index, task: str, items: Sequence[dict], k: int | None = None, mode
 # RAFT training data (Zhang et al. 2024, arXiv:2403.10131)
 # ---------------------------------------------------------------------------------------------
 
-def _window(text: str, needles: Sequence[str], words: int) -> str:
+def answer_window(text: str, needles: Sequence[str], words: int) -> str:
     """`words` words of `text`, centred on the first needle found (the start of the text if none is)."""
     from . import evaluate
 
@@ -123,7 +123,7 @@ def raft_records(index, items_by_task: Mapping[str, Sequence[dict]], p_gold: flo
             chosen = [rng.choice(gold)] + distractors[: k - 1] if with_gold else distractors[:k]
             rng.shuffle(chosen)
             hits = [rag.Hit(getattr(c, "id", None) or c.chunk_id, c.article_id, 0.0, rank,
-                            _window(c.text, [answer, *aliases], per_chunk), {})
+                            answer_window(c.text, [answer, *aliases], per_chunk), {})
                     for rank, c in enumerate(chosen, start=1)]
             conversation = tasks.messages(task, item, answer=True, context=hits, max_words=max_words)
             records.append({"task": task, "id": item["id"], "with_gold": with_gold, "messages": conversation})

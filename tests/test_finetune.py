@@ -388,3 +388,44 @@ def test_dataset_bars_are_off_while_the_trainer_is_built_and_restored_after():
         pass
     assert dataset_tqdm.are_progress_bars_disabled(), "a caller's own choice is kept"
     dataset_tqdm.enable_progress_bars()
+
+
+def recipe_written_out(records, output_dir, steps=1, batch=4):
+    """Notebook 05's section 2, PEFT + TRL branch: the recipe as a learner writes it without helpers."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    source = finetune.unsloth_source(models.load_generator(tier="cpu"))
+    chats = Dataset.from_list([{"messages": r["messages"]} for r in records])
+    pairs = chats.map(lambda row: {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]},
+                      remove_columns=["messages"])
+    lora = dict(r=16, lora_alpha=16, lora_dropout=0.0,
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(source), processing_class=AutoTokenizer.from_pretrained(source),
+                         train_dataset=pairs, peft_config=LoraConfig(**lora, task_type="CAUSAL_LM"),
+                         args=SFTConfig(output_dir=str(output_dir), max_steps=steps, per_device_train_batch_size=batch,
+                                        learning_rate=3e-4, warmup_steps=0, logging_steps=1, save_strategy="no",
+                                        report_to="none", seed=3407, max_length=512, gradient_checkpointing=False,
+                                        completion_only_loss=True, use_cpu=True, bf16=False, optim="adamw_torch"))
+    trainer.train()
+    return trainer
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_the_recipe_written_out_is_the_packaged_recipe(tmp_path):
+    """Same LoRA configuration, and the same first-step loss on the same four conversations (one batch each)."""
+    records = finetune.chat_records({"json_extraction": 2, "tone": 2})
+    by_hand = recipe_written_out(records, tmp_path / "hand")
+    packaged = finetune.train(models.load_generator(tier="cpu", dtype="fp32"), records,
+                              finetune.Recipe(max_steps=1, batch_size=4, warmup_steps=0, precision="fp32"),
+                              tmp_path / "packaged")
+    written, recipe = by_hand.model.peft_config["default"], packaged.model.peft_config["default"]
+    for field in ("r", "lora_alpha", "lora_dropout", "target_modules", "bias", "task_type"):
+        assert getattr(written, field) == getattr(recipe, field), field
+    hand_loss = [h["loss"] for h in by_hand.state.log_history if "loss" in h]
+    assert len(hand_loss) == 1 and len(packaged.losses) == 1
+    assert packaged.losses[0][1] == pytest.approx(hand_loss[0], rel=2e-3)
+    assert finetune.count_parameters(by_hand.model)[0] == packaged.trainable_parameters

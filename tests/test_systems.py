@@ -63,13 +63,13 @@ LONG = " ".join(f"w{i}" for i in range(100))
 
 def test_window_short_text_returned_whole():
     text = "Refunds take  14 days\nafter approval."
-    assert systems._window(text, ["14 days"], 10) == text
-    assert systems._window(text, ["nowhere"], 6) == text  # exactly 6 words: whole, spacing kept
-    assert systems._window(text, ["nowhere"], 5) == "Refunds take 14 days after"
+    assert systems.answer_window(text, ["14 days"], 10) == text
+    assert systems.answer_window(text, ["nowhere"], 6) == text  # exactly 6 words: whole, spacing kept
+    assert systems.answer_window(text, ["nowhere"], 5) == "Refunds take 14 days after"
 
 
 def test_window_centred_on_needle():
-    window = systems._window(LONG, ["w50"], 10)
+    window = systems.answer_window(LONG, ["w50"], 10)
     tokens = window.split()
     assert len(tokens) == 10
     assert "w50" in tokens
@@ -77,15 +77,15 @@ def test_window_centred_on_needle():
 
 
 def test_window_needle_normalised_and_first_word_used():
-    window = systems._window(LONG, ["nothing here", "W70 and more"], 8)
+    window = systems.answer_window(LONG, ["nothing here", "W70 and more"], 8)
     assert "w70" in window.split() and len(window.split()) == 8
 
 
 def test_window_clamped_at_edges_and_missing_needle():
-    assert systems._window(LONG, ["w99"], 10).split() == [f"w{i}" for i in range(90, 100)]
-    assert systems._window(LONG, ["w1"], 10).split() == [f"w{i}" for i in range(10)]
-    assert systems._window(LONG, ["absent"], 10).split() == [f"w{i}" for i in range(10)]
-    assert systems._window(LONG, [], 10).split() == [f"w{i}" for i in range(10)]
+    assert systems.answer_window(LONG, ["w99"], 10).split() == [f"w{i}" for i in range(90, 100)]
+    assert systems.answer_window(LONG, ["w1"], 10).split() == [f"w{i}" for i in range(10)]
+    assert systems.answer_window(LONG, ["absent"], 10).split() == [f"w{i}" for i in range(10)]
+    assert systems.answer_window(LONG, [], 10).split() == [f"w{i}" for i in range(10)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_raft_records_with_gold():
         system, user, assistant = record["messages"]
         assert [system["role"], user["role"], assistant["role"]] == ["system", "user", "assistant"]
         assert system["content"].startswith(rag.RAG_SYSTEM + "\n\nContext:\n")
-        window = systems._window(GOLD_TEXT[qid], [item["answer"], *item["aliases"]], per_chunk)
+        window = systems.answer_window(GOLD_TEXT[qid], [item["answer"], *item["aliases"]], per_chunk)
         assert f"[{GOLD_ID[qid]}] {window}" in system["content"]
         assert user["content"] == item["question"]
         assert assistant["content"] == f"{item['answer']} [{GOLD_ID[qid]}]"
@@ -204,7 +204,7 @@ def test_raft_records_k_and_max_words():
     records = systems.raft_records(FakeIndex(), {"qa_static": ITEMS[:1]}, p_gold=1.0, k=2, max_words=20)
     system = records[0]["messages"][0]["content"]
     assert len(_context_ids(system)) == 2 and "KB-1" in _context_ids(system)
-    window = systems._window(GOLD_1, ["14 business days", "14 days"], 10)
+    window = systems.answer_window(GOLD_1, ["14 business days", "14 days"], 10)
     assert len(window.split()) == 10 and "14" in window.split()
 
 
