@@ -88,17 +88,17 @@ smoke: setup  ## the widgets of 01 and 09 in Chromium: operated, checked for rea
 	COURSE_PROFILE=ci COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest tests/browser -q -s -p no:cacheprovider
 
-screenshots: setup  ## the README's pictures: widget screenshots from the browser tests, 08's charts, into docs/img
+screenshots: setup  ## the pictures of docs/results.md: widget screenshots from the browser tests, 08's charts, into docs/img
 	bash scripts/install_browser.sh
 	COURSE_SCREENSHOTS=$(CURDIR)/docs/img COURSE_PROFILE=ci COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest tests/browser -q -s -p no:cacheprovider
 	$(BIN)/python scripts/readme_images.py
 
-bench: setup  ## measure load times and generation speed; writes results/bench.json and the README table
+bench: setup  ## measure load times and generation speed; writes results/bench.json and its table in docs/results.md
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/readme_results.py
 
-readme:  ## rewrite the README's measured figures from results/*.json
+readme:  ## rewrite the measured figures of docs/results.md (linked from the README) from results/*.json
 	$(PYTHON) scripts/readme_results.py
 
 # Removes indexes, adapters, runs and test workspaces, keeping the model cache; helpers.workspace refuses

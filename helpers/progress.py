@@ -48,3 +48,15 @@ def bar(iterable=None, *, desc: str, unit: str = "it", total: int | None = None,
                 print(f"{desc}: {self.n}{of} {units} in {format_seconds(elapsed)}", flush=True)
 
     return _Bar(iterable, desc=desc, unit=unit, total=total, disable=disable, **kwargs)
+
+
+def hide_library_bars() -> None:
+    """Switch off the progress bars of ``datasets`` (one per ``map`` pass: TRL's SFTTrainer makes four) and
+    of transformers (``from_pretrained``'s "Loading weights"). With the course's local models each takes
+    under a second, and saved in a notebook it stays at "0%" wherever the notebook is read. Hub downloads
+    keep their own bars (huggingface_hub's), and the course's long work uses ``bar``."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()

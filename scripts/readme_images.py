@@ -1,7 +1,7 @@
-"""Write the README's pictures of committed notebook outputs to docs/img (`make screenshots` runs it).
+"""Write the pictures of committed notebook outputs to docs/img (`make screenshots` runs it).
 
 A code cell whose metadata holds ``"readme_image": "NAME.png"`` has its first PNG output written to
-``docs/img/NAME.png``, byte for byte as the committed notebook holds it, so the README shows what the
+``docs/img/NAME.png``, byte for byte as the committed notebook holds it, so docs/results.md shows what the
 learner-profile run drew (tests/test_readme_images.py checks that they still match). The widget
 screenshots in the same folder come from the browser tests (``COURSE_SCREENSHOTS=docs/img``).
 """

@@ -1,18 +1,18 @@
-"""Write the measured figures from results/*.json into README.md, between marker comments.
+"""Write the measured figures from results/*.json into docs/results.md, between marker comments.
 
-    python scripts/readme_results.py            # rewrite the README's generated sections (make readme)
-    python scripts/readme_results.py --check    # exit 1, writing nothing, when README.md is out of date
+    python scripts/readme_results.py            # rewrite the page's generated sections (make readme)
+    python scripts/readme_results.py --check    # exit 1, writing nothing, when docs/results.md is out of date
 
-A generated section is a block of README.md between two comments::
+The README links to docs/results.md and keeps none of the figures itself. A generated section is a block
+of docs/results.md between two comments::
 
     <!-- bench:start -->
     (written by this script: never edit by hand; tests/test_readme_results.py checks it)
     <!-- bench:end -->
 
 ``SECTIONS`` maps each block name to its results file, the command that writes that file, and the
-function that turns the file into markdown. To add one (say the benchmark notebook's
-``results/benchmark.json``), write a renderer, add a line to ``SECTIONS`` and put the two markers
-in the README.
+function that turns the file into markdown. To add one, write a renderer, add a line to ``SECTIONS``
+and put the two markers in docs/results.md. Links in a block are relative to docs/ (``../notebooks/``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "results.md"
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -35,18 +35,18 @@ def markers(name: str) -> tuple[str, str]:
 def replace_block(text: str, name: str, body: str) -> str:
     """`text` with the lines between block `name`'s markers replaced by `body` (markers kept).
 
-    Raises ValueError when the markers are missing, repeated or out of order, so a damaged README
+    Raises ValueError when the markers are missing, repeated or out of order, so a damaged page
     is reported instead of half rewritten.
     """
     start, end = markers(name)
     counts = (text.count(start), text.count(end))
     if counts != (1, 1):
-        raise ValueError(f"README block {name!r}: expected one {start} and one {end}, found {counts[0]} and "
+        raise ValueError(f"block {name!r}: expected one {start} and one {end}, found {counts[0]} and "
                          f"{counts[1]}; put the two markers where the generated text belongs")
     head, rest = text.split(start)
     middle, tail = rest.split(end) if end in rest else (None, None)
     if middle is None:
-        raise ValueError(f"README block {name!r}: {end} comes before {start}")
+        raise ValueError(f"block {name!r}: {end} comes before {start}")
     return f"{head}{start}\n{body.strip()}\n{end}{tail}"
 
 
@@ -119,7 +119,20 @@ BENCH_LABELS: dict[str, tuple[str, str]] = {
     "threads_fitted_training_s_busy": ("the same, beside one busy process", "s"),
     "threads_fitted_busy_over_alone": ("slow-down beside a busy process, fitted threads", "x"),
     "threads_fitted_over_default_alone": ("alone: fitted / default time (1 = the idle-machine speed is kept)", "x"),
+    # group "constraint": constrained decoding (helpers.constrain, llguidance), free and constrained in one run
+    "constraint_tokenizer_build_s": ("constrained decoding: llguidance's view of the tokenizer, built once", "s"),
+    "constraint_schema_compile_s": ("constrained decoding: the ticket JSON Schema compiled (first matcher)", "s"),
+    "constraint_sql_grammar_compile_s": ("constrained decoding: the SQL grammar of the analytics database compiled",
+                                         "s"),
 }
+for _task, _what in (("json_extraction", "JSON extraction"), ("sql", "SQL")):
+    for _batch in (32, 1):
+        _key = f"constraint_{_task}_batch{_batch}"
+        BENCH_LABELS[f"{_key}_free_ms_per_token"] = (f"{_what}, batch {_batch} ({{prompts}} prompts): time per "
+                                                     "generated token, free", "ms")
+        BENCH_LABELS[f"{_key}_constrained_ms_per_token"] = (
+            f"the same, constrained ({'schema' if _task == 'json_extraction' else 'grammar'})", "ms")
+        BENCH_LABELS[f"{_key}_overhead_pct"] = (f"{_what}, batch {_batch}: cost of the constraint per token", "%")
 
 
 def _unit_from_key(key: str) -> str:
@@ -227,7 +240,7 @@ def claims_section(results: dict) -> str:
         verdict = r["verdict"] + (" (results from other data: re-run)" if r.get("stale") else "")
         n = "" if r["n"] is None else f"{r['n']:,}"
         lines.append(f"| {r['guide']} ({r['section']}) | {r['guide figure']} | {r['this run']} | {n} | {verdict} | "
-                     f"[{r['notebook'][:2]}](notebooks/{r['notebook']}.ipynb) |")
+                     f"[{r['notebook'][:2]}](../notebooks/{r['notebook']}.ipynb) |")
     return "\n".join(lines)
 
 
@@ -248,29 +261,38 @@ def section(name: str, root: Path = ROOT) -> str:
     return renderer(json.loads(path.read_text()))
 
 
-def render(readme: str, root: Path = ROOT) -> str:
-    """`readme` with every block of SECTIONS regenerated from the results files under `root`."""
+def render(page: str, root: Path = ROOT) -> str:
+    """`page` with every block of SECTIONS regenerated from the results files under `root`."""
     for name in SECTIONS:
-        readme = replace_block(readme, name, section(name, root))
-    return readme
+        page = replace_block(page, name, section(name, root))
+    return page
+
+
+def _shown(path: Path) -> str:
+    """`path` as the messages name it: relative to the repository when it lies inside."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="report whether README.md is up to date; write nothing")
+    parser.add_argument("--check", action="store_true",
+                        help=f"report whether {_shown(PAGE)} is up to date; write nothing")
     args = parser.parse_args(argv)
-    current = README.read_text()
+    current = PAGE.read_text()
     updated = render(current)
     changed = [name for name in SECTIONS if block(current, name) != block(updated, name)]
     if args.check:
         if changed:
-            print(f"README.md is out of date in {changed}: run `make readme`")
+            print(f"{_shown(PAGE)} is out of date in {changed}: run `make readme`")
             return 1
-        print("README.md is up to date")
+        print(f"{_shown(PAGE)} is up to date")
         return 0
     if changed:
-        README.write_text(updated)
-    print(f"README.md: {', '.join(changed) or 'nothing'} rewritten" + ("" if changed else " (already up to date)"))
+        PAGE.write_text(updated)
+    print(f"{_shown(PAGE)}: {', '.join(changed) or 'nothing'} rewritten" + ("" if changed else " (already up to date)"))
     return 0
 
 

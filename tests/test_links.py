@@ -1,4 +1,5 @@
-"""Links in the README, the data card and the notebooks' markdown: no link points at a missing file.
+"""Links in the README, the pages under docs/, the data card and the notebooks' markdown: no link points at a
+missing file. The README stays a newcomer's first screen: short, with every page under docs/ linked from it.
 
 Relative links must name an existing file or folder (``#anchors`` into markdown files must name a
 heading); links to this course on Colab or GitHub must name an existing path; other web links are
@@ -19,8 +20,11 @@ import pytest
 from helpers import env
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = [ROOT / "README.md", ROOT / "data" / "README.md", ROOT / "docs" / "workshop.md",
+DOCS_PAGES = sorted((ROOT / "docs").glob("*.md"))
+DOCUMENTS = [ROOT / "README.md", ROOT / "data" / "README.md", ROOT / "CONTRIBUTING.md", *DOCS_PAGES,
              ROOT / "data" / "security" / "README.md", *sorted((ROOT / "notebooks").glob("**/*.ipynb"))]
+#: The README is the first screen; deep material goes to a page under docs/ linked from it.
+README_MAX_LINES = 150
 
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -126,6 +130,25 @@ def test_external_links_are_well_formed(document):
     assert not bad, f"{document.relative_to(ROOT)}: {bad}"
 
 
+def test_readme_is_under_150_lines():
+    n = len((ROOT / "README.md").read_text().splitlines())
+    assert n < README_MAX_LINES, (f"README.md has {n} lines (limit: under {README_MAX_LINES}); move the detail to a page "
+                                  "under docs/ and link it from the README")
+
+
+def pages_linked_from(document: Path) -> set[Path]:
+    """The files that `document`'s relative links point at (anchors dropped)."""
+    return {(document.parent / unquote(target.partition("#")[0])).resolve()
+            for target in links_in(markdown_of(document)) if not is_external(target) and target.partition("#")[0]}
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    assert (ROOT / "docs" / "workshop.md") in DOCS_PAGES and len(DOCS_PAGES) >= 2
+    linked = pages_linked_from(ROOT / "README.md")
+    missing = [p.relative_to(ROOT).as_posix() for p in DOCS_PAGES if p.resolve() not in linked]
+    assert not missing, f"pages under docs/ that README.md does not link to: {missing}"
+
+
 def test_the_checks_catch_broken_links(tmp_path):
     text = ("See [setup](notebooks/00_setup.ipynb), ![plot](missing.png), [card](data/README.md#corpus), "
             "[bad anchor](README.md#no-such-heading), <https://example.org/a>, https://example.org/b.\n"
@@ -144,6 +167,9 @@ def test_the_checks_catch_broken_links(tmp_path):
     assert check_external(env.colab_url("notebooks/00_setup.ipynb")) is None
     assert check_external(COURSE_GITHUB + "blob/main/helpers/nowhere.py")
     assert check_external("https://exa mple") and check_external("http://localhost")
+    readme = tmp_path / "README.md"
+    readme.write_text("[a](docs/a.md#x), [b](docs/b.md 'title'), [web](https://example.org/docs/c.md), `[d](docs/d.md)`")
+    assert pages_linked_from(readme) == {tmp_path / "docs" / "a.md", tmp_path / "docs" / "b.md"}
 
 
 if __name__ == "__main__":

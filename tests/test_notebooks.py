@@ -97,3 +97,32 @@ def test_progress_bars_leave_their_finished_state(path):
             finished = re.compile(rf"^{re.escape(desc)}: \d+ .* in [\d.]+ (s|min)|^generated \d+ replies", re.M)
             assert finished.search(plain), (f"{path.name}: the progress bar '{desc}' has no finished line in its cell; "
                                             "use helpers.progress.bar and re-run the notebook")
+
+
+# The library calls a learner will write in their own project, written and run in the notebook that teaches them
+# (issue 31). Code cells only: a call named in prose does not count.
+TAUGHT = {
+    "02_rag_chroma.ipynb": ["chromadb.PersistentClient(", "get_or_create_collection(", ".add(", ".query(", "where="],
+    "03_hybrid_retrieval.ipynb": ["bm25s.tokenize(", ".index(", ".retrieve("],
+    "04_rag_pipeline.ipynb": ["ChromaVectorStore(", "VectorStoreIndex.from_vector_store(", "BM25Retriever.from_defaults(",
+                              "QueryFusionRetriever(", 'mode="reciprocal_rerank"', "RetrieverQueryEngine"],
+    "05_lora_finetune.ipynb": ["Dataset.from_list(", "FastLanguageModel.from_pretrained(", "FastLanguageModel.get_peft_model(",
+                               "SFTTrainer(", "SFTConfig(", "train_on_responses_only(", "LoraConfig(",
+                               "PeftModel.from_pretrained(", "save_pretrained(", "trainer.train()"],
+    "06_hybrid_stack.ipynb": ["rag.Hit(", "tasks.messages("],
+    "07_speculative_rag.ipynb": ["output_scores=True", "return_dict_in_generate=True", "compute_transition_scores("],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAUGHT))
+def test_library_calls_are_written_in_the_notebook_that_teaches_them(name):
+    code = "\n".join("".join(c["source"]) for c in _cells(ROOT / "notebooks" / name) if c["cell_type"] == "code")
+    missing = [call for call in TAUGHT[name] if call not in code]
+    assert not missing, f"{name}: no code cell writes {missing}"
+
+
+def test_the_recipe_written_out_shows_its_training_loss():
+    """05's section 2: the branch of this machine's backend ran, and its output has the loss of each step."""
+    outputs = [json.dumps(c["outputs"]) for c in _cells(ROOT / "notebooks" / "05_lora_finetune.ipynb")
+               if c["cell_type"] == "code" and 'print("loss per step:"' in "".join(c["source"])]
+    assert len(outputs) == 1 and re.search(r"loss per step: \[\d+\.\d+(, \d+\.\d+)+\]", outputs[0]), outputs

@@ -1,5 +1,6 @@
-"""The README's pictures: each one it shows exists in docs/img, is a PNG, and is used; those drawn from a
-notebook are still the committed notebook's output (scripts/readme_images.py, `make screenshots`)."""
+"""The pictures of the README and the pages under docs/ (docs/results.md shows them): each one shown exists in
+docs/img, is a PNG, and is used; those drawn from a notebook are still the committed notebook's output
+(scripts/readme_images.py, `make screenshots`)."""
 
 from __future__ import annotations
 
@@ -28,18 +29,27 @@ def load_script():
     return module
 
 
-def test_readme_shows_every_picture_and_each_exists():
-    shown = readme_images((ROOT / "README.md").read_text())
-    local = {Path(p).name for p in shown if p.startswith("docs/img/")}
+def shown_pictures() -> dict[Path, str]:
+    """{picture file, resolved from the document that shows it: document} over the README and docs/*.md."""
+    shown = {}
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for path in readme_images(doc.read_text()):
+            if "://" not in path:
+                shown[(doc.parent / path).resolve()] = doc.relative_to(ROOT).as_posix()
+    return shown
+
+
+def test_the_docs_show_every_picture_and_each_exists():
+    shown = shown_pictures()
+    local = {file.name for file in shown if file.parent == IMAGES.resolve()}
     on_disk = {p.name for p in IMAGES.glob("*.png")}
-    assert local, "the README shows no picture from docs/img"
-    for path in shown:
-        if path.startswith("docs/img/"):
-            file = ROOT / path
-            assert file.is_file(), f"the README shows {path}, which does not exist: run `make screenshots`"
-            assert file.read_bytes()[:8] == PNG_MAGIC, f"{path} is not a PNG"
-    assert on_disk <= local, f"pictures in docs/img the README does not show: {sorted(on_disk - local)}"
-    assert set(WIDGET_SHOTS) <= local, f"the README must show the widget screenshots {WIDGET_SHOTS}"
+    assert local, "neither the README nor a page under docs/ shows a picture from docs/img"
+    for file, doc in shown.items():
+        assert file.is_file(), f"{doc} shows {file}, which does not exist: run `make screenshots`"
+        assert file.parent == IMAGES.resolve(), f"{doc} shows {file}, which is not in docs/img"
+        assert file.read_bytes()[:8] == PNG_MAGIC, f"{file.name} is not a PNG"
+    assert on_disk <= local, f"pictures in docs/img no page shows: {sorted(on_disk - local)}"
+    assert set(WIDGET_SHOTS) <= local, f"the widget screenshots {WIDGET_SHOTS} must be shown"
 
 
 def test_notebook_pictures_are_the_committed_outputs():

@@ -1,4 +1,4 @@
-"""scripts/readme_results.py: the README's measured figures are exactly what the results files say."""
+"""scripts/readme_results.py: the measured figures of docs/results.md are exactly what the results files say."""
 
 import importlib.util
 import json
@@ -24,27 +24,37 @@ RESULTS = {
 }
 
 
-def test_readme_block_is_what_the_script_writes():
-    readme = (ROOT / "README.md").read_text()
+PAGE = ROOT / "docs" / "results.md"
+
+
+def test_the_script_writes_docs_results_and_the_readme_links_to_it():
+    assert readme_results.PAGE == PAGE
+    assert "](docs/results.md" in (ROOT / "README.md").read_text(), "the README must link to docs/results.md"
+    assert ":start -->" not in (ROOT / "README.md").read_text(), (
+        "generated blocks belong in docs/results.md, not in the README")
+
+
+def test_page_block_is_what_the_script_writes():
+    page = PAGE.read_text()
     for name in readme_results.SECTIONS:
         expected = readme_results.section(name)
-        assert readme_results.block(readme, name) == expected.strip(), (
-            f"README.md's {name!r} block differs from {readme_results.SECTIONS[name][0]}: run `make readme` "
+        assert readme_results.block(page, name) == expected.strip(), (
+            f"docs/results.md's {name!r} block differs from {readme_results.SECTIONS[name][0]}: run `make readme` "
             "(the block is generated; do not edit it by hand)")
 
 
 def test_the_committed_bench_results_are_in_the_table():
     results = json.loads((ROOT / "results" / "bench.json").read_text())
-    table = readme_results.block((ROOT / "README.md").read_text(), "bench")
+    table = readme_results.block(PAGE.read_text(), "bench")
     assert results["date"] in table and f"{results['machine']['cpu_count']} CPU cores" in table
     assert table.count("\n| ") == len(results["figures"]) + 1, "one row per figure, plus the header"
 
 
 def test_a_hand_edit_is_caught():
-    readme = (ROOT / "README.md").read_text()
-    edited = readme.replace("tokens/s |", "tokens/s (fast!) |", 1)
-    assert edited != readme
-    assert readme_results.render(edited) == readme, "render() restores the generated block"
+    page = readme_results.render(PAGE.read_text())  # as `make readme` would leave it
+    edited = page.replace("tokens/s |", "tokens/s (fast!) |", 1)
+    assert edited != page
+    assert readme_results.render(edited) == page, "render() restores the generated block"
     assert readme_results.block(edited, "bench") != readme_results.section("bench").strip()
 
 
@@ -91,14 +101,15 @@ def test_a_new_section_is_one_line(tmp_path, monkeypatch):
 
 
 def test_check_mode_writes_nothing(tmp_path, monkeypatch, capsys):
-    readme = tmp_path / "README.md"
-    readme.write_text("x\n" + "".join(f"<!-- {name}:start -->\nstale\n<!-- {name}:end -->\n"
-                                        for name in readme_results.SECTIONS))
-    monkeypatch.setattr(readme_results, "README", readme)
-    assert readme_results.main(["--check"]) == 1 and "out of date" in capsys.readouterr().out
-    assert "stale" in readme.read_text()
-    assert readme_results.main([]) == 0 and "stale" not in readme.read_text()
-    assert readme_results.main(["--check"]) == 0
+    page = tmp_path / "results.md"
+    page.write_text("x\n" + "".join(f"<!-- {name}:start -->\nstale\n<!-- {name}:end -->\n"
+                                      for name in readme_results.SECTIONS))
+    monkeypatch.setattr(readme_results, "PAGE", page)
+    assert readme_results.main(["--check"]) == 1
+    assert f"{page} is out of date" in capsys.readouterr().out, "the message names the page that is out of date"
+    assert "stale" in page.read_text()
+    assert readme_results.main([]) == 0 and "stale" not in page.read_text()
+    assert readme_results.main(["--check"]) == 0 and f"{page} is up to date" in capsys.readouterr().out
 
 
 def test_benchmark_block_renders_every_task_beside_the_guide():
@@ -130,6 +141,7 @@ def test_claims_block_renders_every_claim_and_flags_other_data(tmp_path):
     table = readme_results.claims_section(results)
     assert table.count("\n| ") == len(claims.CLAIMS) + 1, "one row per claim, plus the header"
     assert "| 39% [16%, 58%] | 90 | does not hold here |" in table and "not measured yet" in table
+    assert "](../notebooks/07_speculative_rag.ipynb) |" in table, "links are relative to docs/results.md"
     results["gate_cut"]["data_version"] = "000000000000"
     assert "does not hold here (results from other data: re-run)" in readme_results.claims_section(results)
     results["gate_cut"]["verdict"] = "surely"
