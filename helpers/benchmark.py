@@ -3,7 +3,7 @@
 The guide's own table (its "12 production systems") is ``GUIDE``; ``compare`` sets this run's RAG
 and FT scores beside it and says whether the winner agrees. ``save`` writes ``results/benchmark.json``
 (learner profile) with everything needed to know what produced it; ``scripts/readme_results.py``
-turns that file into the README's table.
+turns that file into the table of docs/results.md.
 
 Which fine-tune is "FT" depends on the task, as in the guide: for the knowledge tasks it is the
 *knowledge* adapter (trained on the v1 facts, notebook 05), for the behaviour tasks the *behaviour*
@@ -46,14 +46,16 @@ FOUR = ("base", "RAG", "FT", "FT+RAG")
 
 
 def systems_for(task: str) -> tuple[str, ...]:
-    """The systems benchmarked on `task`: the four, plus RAFT on the question-answering tasks."""
-    return FOUR + (("RAFT",) if task in systems.RAFT_TASKS else ())
+    """The systems benchmarked on `task`: the four, plus RAFT on the question-answering tasks and the
+    constrained systems (base+schema, FT+schema) on the tasks whose format is a schema or a grammar."""
+    return (FOUR + (("RAFT",) if task in systems.RAFT_TASKS else ())
+            + (systems.CONSTRAINED if task in tasks.CONSTRAINABLE else ()))
 
 
 def model_for(system: str, task: str) -> str:
     """Which generator answers for `system` on `task` ('base', 'behaviour', 'knowledge' or 'raft')."""
     systems.check_system(system)
-    return FT_ADAPTER[task] if system in ("FT", "FT+RAG") else systems.MODEL_OF[system]
+    return FT_ADAPTER[task] if system in ("FT", "FT+RAG", "FT+schema") else systems.MODEL_OF[system]
 
 
 def needed_models(task_names: Sequence[str]) -> list[str]:
@@ -82,10 +84,12 @@ def run(gens: Mapping, indexes: Mapping[int, object], n_items: int, task_names: 
         hits, _ = systems.retrieve(indexes[version], task, items)
         for system in systems_for(task):
             model = model_for(system, task)
+            start = time.perf_counter()
             out = tasks.run(gens[model], task, items, version=version, progress=False,
                             contexts=hits if systems.USES_CONTEXT[system] else None,
-                            max_words=systems.CONTEXT["max_words"])
-            rows += [{**row, "system": system, "model": model} for row in out]
+                            max_words=systems.CONTEXT["max_words"], constrained=system in systems.CONSTRAINED)
+            seconds = time.perf_counter() - start  # the run's wall time, shared by its rows (tokens per second)
+            rows += [{**row, "system": system, "model": model, "run_seconds": seconds} for row in out]
             bar.update()
     bar.close()
     return rows
@@ -143,6 +147,44 @@ def compare(summary: Sequence[Mapping], rows: Sequence[Mapping] | None = None) -
     return out
 
 
+CONSTRAINT_PAIRS = (("FT", "FT+schema"), ("base", "base+schema"), ("FT", "base+schema"))
+
+
+def constrained_comparison(rows: Sequence[Mapping]) -> list[dict]:
+    """Per constrainable task and per pair of ``CONSTRAINT_PAIRS`` (a, b): both systems' scores, ``b - a``
+    item by item (``stats.paired``: bootstrap interval, McNemar on 0/1 scores), the share of answers that
+    are valid (JSON: parses and follows the schema; SQL: runs, whatever it returns) and truncated, and each
+    system's tokens per second in this run (its generated tokens over its wall time)."""
+    from . import stats
+
+    def share(task, system, key):
+        picked = [r for r in rows if r["task"] == task and r["system"] == system and key in r]
+        return round(sum(bool(r[key]) for r in picked) / len(picked), 3) if picked else None
+
+    def speed(task, system):
+        picked = [r for r in rows if r["task"] == task and r["system"] == system]
+        seconds = picked[0].get("run_seconds") if picked else None
+        return round(sum(r.get("new_tokens", 0) for r in picked) / seconds, 1) if seconds else None
+
+    out = []
+    for task in tasks.CONSTRAINABLE:
+        for a, b in CONSTRAINT_PAIRS:
+            try:
+                sa, sb = stats.aligned(rows, a, b, task=task)
+            except ValueError:  # a system not in this run
+                continue
+            test = stats.paired(sa, sb)
+            out.append({"task": task, "a": a, "b": b, "n": test["n"], "a score": round(100 * sum(sa) / len(sa), 1),
+                        "b score": round(100 * sum(sb) / len(sb), 1), "b - a": round(100 * test["diff"], 1),
+                        "b - a low": round(100 * test["low"], 1), "b - a high": round(100 * test["high"], 1),
+                        "p (McNemar)": test.get("p"), "test": test["test"], "decided": test["decided"],
+                        "a valid": share(task, a, "valid" if task == "json_extraction" else "runs"),
+                        "b valid": share(task, b, "valid" if task == "json_extraction" else "runs"),
+                        "b truncated": share(task, b, "truncated"),
+                        "a tokens/s": speed(task, a), "b tokens/s": speed(task, b)})
+    return out
+
+
 def data_fingerprint() -> str:
     """A short hash of the facts files every task and article is generated from: same hash, same data."""
     import hashlib
@@ -162,8 +204,9 @@ def results_path() -> Path:
 
 
 def save(summary: Sequence[Mapping], comparison: Sequence[Mapping], gens: Mapping, n_items: int,
-         path: Path | None = None) -> Path:
-    """Write the benchmark with what produced it: models, tier, profile, data version, date, retrieval."""
+         path: Path | None = None, constrained: Sequence[Mapping] | None = None) -> Path:
+    """Write the benchmark with what produced it: models, tier, profile, data version, date, retrieval; with
+    ``constrained`` (``constrained_comparison``'s rows) the constrained systems' comparison too."""
     if not gens:
         raise ValueError("no generators given: pass the dict of models the benchmark ran with")
     path = Path(path) if path else results_path()
@@ -183,6 +226,8 @@ def save(summary: Sequence[Mapping], comparison: Sequence[Mapping], gens: Mappin
         "comparison": [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()}  # NaN: no test
                        for r in comparison],
     }
+    if constrained is not None:
+        payload["constrained"] = [dict(r) for r in constrained]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")

@@ -96,6 +96,26 @@ def ticket_schema() -> dict:
         raise DataError(f"{path}: file not found; restore data/schemas/ticket.schema.json from git") from None
 
 
+def heldout_tickets() -> list[dict]:
+    """32 support tickets written by hand apart from the ticket generator (``data/heldout/tickets.jsonl``):
+    other phrasings, other products' wording, and values at the edges of the schema (two emails, a plan name
+    that is not a plan id, no phone). They are for measurement only: nothing is trained, tuned or prompted
+    with them. Each item has ``ticket``, ``target`` (valid under the ticket schema) and ``edge`` (what is
+    unusual about it, or empty)."""
+    path = data_dir() / "heldout" / "tickets.jsonl"
+    rows = _read_jsonl(path)
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(ticket_schema())
+    for n, item in rows:
+        if not isinstance(item.get("ticket"), str) or not isinstance(item.get("target"), dict):
+            raise DataError(f"{path}:{n}: a held-out ticket needs a string 'ticket' and a 'target' object")
+        error = next(iter(validator.iter_errors(item["target"])), None)
+        if error is not None:
+            raise DataError(f"{path}:{n}: target does not follow the ticket schema: {error.message}")
+    return [item for _n, item in rows]
+
+
 # ------------------------------------------------------------------- corpus
 
 def _parse_article(path: Path, version: int) -> dict:

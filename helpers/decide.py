@@ -48,9 +48,16 @@ class Recommendation:
     recommendation: str
     reasons: list[str] = field(default_factory=list)
     pays_off_at_scale: bool | None = None  # rule 3: True / False, or None when the prompt shrink is unknown
+    try_first: str | None = None  # beyond the guide: a cheaper step to measure before training (constrained decoding)
 
     def __str__(self) -> str:
-        return "\n".join([f"Recommendation: {self.recommendation}", *(f"- {r}" for r in self.reasons)])
+        first = [f"Try first: {self.try_first}"] if self.try_first else []
+        return "\n".join([f"Recommendation: {self.recommendation}", *first, *(f"- {r}" for r in self.reasons)])
+
+
+CONSTRAINED_FIRST = ("constrained decoding (the format as a JSON Schema or a grammar, enforced while decoding): no "
+                     "training, and every finished answer is valid by construction. Fine-tune when its answers are "
+                     "valid but wrong; 05 and 08 measure both on the course's tickets and queries.")
 
 
 def _check_gap(gap: str) -> str:
@@ -95,15 +102,28 @@ def scale_verdict(monthly_calls: float, prompt_shrink: float | None) -> tuple[bo
     return False, f"Scale: {' and '.join(missing)}, so cost alone does not argue for fine-tuning."
 
 
-def recommend(gap: str, update_frequency: str, monthly_calls: float, prompt_shrink: float | None = None
-              ) -> Recommendation:
+def recommend(gap: str, update_frequency: str, monthly_calls: float, prompt_shrink: float | None = None,
+              format_is_schema: bool = False) -> Recommendation:
     """The guide's recommendation for a failure type, an update frequency and a monthly volume.
 
     `gap`: 'knowledge', 'behaviour' (or 'behavior'), 'both', or 'unknown' (failures not profiled yet).
     `update_frequency`: how often the knowledge changes, one of ``costs.FREQUENCIES``.
     `monthly_calls`: calls a month (> 0). `prompt_shrink`: how much shorter a fine-tuned model's
     prompt is than the RAG prompt (0.65 = 65% shorter), or None if not measured.
+    `format_is_schema`: the behaviour that fails is a format that can be written as a JSON Schema or a
+    grammar (an object's fields, a query language), not a voice or a reasoning style. Beyond the guide:
+    with a behaviour gap, ``try_first`` then names constrained decoding (``helpers.constrain``).
     """
+    result = _recommend(gap, update_frequency, monthly_calls, prompt_shrink)
+    if format_is_schema and _check_gap(gap) in ("behaviour", "both"):
+        return Recommendation(result.recommendation, [*result.reasons, "Beyond the guide: the format can be written "
+                              "as a schema or a grammar, so measure constrained decoding before training for it."],
+                              result.pays_off_at_scale, try_first=CONSTRAINED_FIRST)
+    return result
+
+
+def _recommend(gap: str, update_frequency: str, monthly_calls: float, prompt_shrink: float | None
+               ) -> Recommendation:
     gap, frequency = _check_gap(gap), check_frequency(update_frequency)
     pays, scale_reason = scale_verdict(monthly_calls, prompt_shrink)
     changing, stable = frequency in CHANGING, frequency in STABLE

@@ -142,6 +142,30 @@ def _rows(conn: sqlite3.Connection, sql: str) -> list[tuple]:
     return [tuple(round(x, 6) if isinstance(x, float) else x for x in row) for row in conn.execute(sql).fetchall()]
 
 
+def _first_select(pred_sql) -> str | None:
+    """The first statement of a model's SQL (code fences and a leading "sql" dropped) if it is a SELECT or
+    WITH query, else None."""
+    if not isinstance(pred_sql, str):
+        return None
+    pred = pred_sql.strip().strip("`")
+    pred = re.sub(r"^sql\s", "", pred, flags=re.I).strip()
+    pred = pred.split(";")[0].strip()
+    return pred if re.match(r"(?is)^(select|with)\b", pred) else None
+
+
+def sql_runs(pred_sql: str, conn: sqlite3.Connection) -> bool:
+    """True when the first statement of ``pred_sql`` is a SELECT / WITH query that runs on ``conn`` without
+    an error (whatever it returns): the SQL counterpart of a JSON answer that follows its schema."""
+    pred = _first_select(pred_sql)
+    if pred is None:
+        return False
+    try:
+        _rows(conn, pred)
+    except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError):
+        return False
+    return True
+
+
 def sql_execution_match(pred_sql: str, gold_sql: str, conn: sqlite3.Connection) -> bool:
     """True when ``pred_sql`` returns the same rows as ``gold_sql`` on ``conn``.
 
@@ -152,12 +176,8 @@ def sql_execution_match(pred_sql: str, gold_sql: str, conn: sqlite3.Connection) 
     """
     if not isinstance(gold_sql, str) or not isinstance(conn, sqlite3.Connection):
         raise TypeError("gold_sql must be a string and conn a sqlite3.Connection")
-    if not isinstance(pred_sql, str):
-        return False
-    pred = pred_sql.strip().strip("`")
-    pred = re.sub(r"^sql\s", "", pred, flags=re.I).strip()
-    pred = pred.split(";")[0].strip()
-    if not re.match(r"(?is)^(select|with)\b", pred):
+    pred = _first_select(pred_sql)
+    if pred is None:
         return False
     gold = _rows(conn, gold_sql)
     try:

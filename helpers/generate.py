@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import env
+from . import constrain, env
 
 Messages = list[dict[str, str]]
 
@@ -45,6 +45,9 @@ class GenerationResult:
     prompt_tokens: list[int] = field(default_factory=list)
     logprobs: list[list[float]] = field(default_factory=list)  # per generated token, when asked for
     batch_sizes: list[int] = field(default_factory=list)  # the batches actually run, in order
+    # per conversation, with a schema or grammar: True when max_new_tokens ended the answer before it was
+    # complete (so it is not valid, whatever the constraint), False when complete, None for a free row
+    truncated: list[bool | None] = field(default_factory=list)
 
     @property
     def tokens_per_second(self) -> float:
@@ -140,6 +143,8 @@ def generate(
     sort_by_length: bool = True,
     continue_last: bool = False,
     max_batch_tokens: int | None = EVAL_BATCH_TOKENS,
+    schema: dict | list | None = None,
+    grammar: str | list | None = None,
 ) -> GenerationResult:
     """Generation for many conversations, in left-padded batches, with a progress bar.
 
@@ -150,6 +155,10 @@ def generate(
     as every sequence in it has ended (the end-of-turn token), not at ``max_new_tokens``. A batch holds at most
     ``max_batch_tokens`` prompt tokens once padded (``plan_batches``; None: ``batch_size`` prompts always), so
     long prompts run in smaller batches and the memory of a batch stays bounded.
+
+    ``schema`` (a JSON Schema dict) or ``grammar`` (Lark text) constrains the decoding (``helpers.constrain``):
+    one for every conversation, or a list with one per conversation (None: that one is free). Both are
+    checked before any generation; ``result.truncated`` then says which answers ran out of tokens.
     """
     import torch
     from tqdm.auto import tqdm
@@ -165,6 +174,8 @@ def generate(
         "do_sample": False}
     token_logprobs: list[list[float]] = []
     chats = [as_messages(c, system) for c in conversations]
+    constrained = schema is not None or grammar is not None
+    grammars = constrain.row_grammars(len(chats), schema, grammar) if constrained else [None] * len(chats)
     tokenizer, model = gen.tokenizer, gen.model
     template = {"continue_final_message": True} if continue_last else {"add_generation_prompt": True}
     all_prompts = [tokenizer.apply_chat_template(c, tokenize=False, **template) for c in chats]
@@ -176,7 +187,7 @@ def generate(
         plan = plan_batches(lengths, batch_size, max_batch_tokens)
     else:
         plan = plan_batches([0] * len(chats), batch_size, None)
-    texts, new_tokens, prompt_tokens = [], [], []
+    texts, new_tokens, prompt_tokens, truncated = [], [], [], []
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     configured = configured if isinstance(configured, list) else [configured]
     end_ids = sorted({t for t in [tokenizer.eos_token_id, *configured] if isinstance(t, int)})
@@ -188,13 +199,20 @@ def generate(
         # greedy: the chosen tokens' log-probabilities are recorded step by step (_ChosenLogprobs), not kept as
         # every step's full scores (32 answers x 160 steps x 49,152 entries is 1 GB, and twice that stacked)
         recorder = _chosen_logprobs_recorder() if logprobs and temperature == 0 else None
+        rows = [grammars[order[p]] for p in positions]
+        guide = constrain.logits_processor(tokenizer, rows, _vocab_size(model, tokenizer), end_ids) if any(rows) else None
+        processors = [p for p in (guide, recorder) if p is not None]  # the recorder sees the constrained scores
         with torch.inference_mode():
             output = model.generate(
                 **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=end_ids or None, return_dict_in_generate=True,
-                output_scores=logprobs and recorder is None, logits_processor=[recorder] if recorder else None,
+                output_scores=logprobs and recorder is None, logits_processor=processors or None,
                 **sampling,
             )
+            if guide is not None:
+                truncated.extend(guide.finish(output.sequences))
+            else:
+                truncated.extend([None] * len(positions))
             if recorder is not None:
                 chosen = recorder.finish(output.sequences)
             elif logprobs:  # log-softmax of the scores the tokens were picked from (temperature applied)
@@ -211,14 +229,21 @@ def generate(
             texts.append(tokenizer.decode(row, skip_special_tokens=True).strip())
     seconds = time.perf_counter() - start
     bar.close()
-    inputs = output = chosen = recorder = None  # the last batch's tensors, freed before the heap is trimmed
+    inputs = output = chosen = recorder = guide = None  # the last batch's tensors, freed before the heap is trimmed
     env.release_memory()
     if progress and len(plan) >= 2:  # a plain line that stays readable where the bar is not rendered (GitHub)
         print(f"generated {len(chats)} replies, {sum(new_tokens)} tokens in {seconds:.1f} s")
     pick = sorted(range(len(order)), key=order.__getitem__)  # where each conversation sits in the sorted run
     return GenerationResult([texts[j] for j in pick], [new_tokens[j] for j in pick], seconds, batch_size,
                             [prompt_tokens[j] for j in pick], [token_logprobs[j] for j in pick] if logprobs else [],
-                            [len(positions) for positions in plan])
+                            [len(positions) for positions in plan],
+                            [truncated[j] for j in pick] if constrained else [])
+
+
+def _vocab_size(model, tokenizer) -> int:
+    """Width of the model's scores (its output head), which can exceed the tokenizer's vocabulary."""
+    head = getattr(getattr(model, "config", None), "vocab_size", None)
+    return max(int(head or 0), len(tokenizer))
 
 
 def completion_logprobs(gen, conversations: Sequence[str | Messages], completions: Sequence[str],

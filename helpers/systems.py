@@ -32,9 +32,15 @@ from collections.abc import Mapping, Sequence
 from . import env, tasks
 from .stats import bootstrap_ci  # noqa: F401  (statistics live in stats; systems.bootstrap_ci is the same function)
 
-SYSTEMS = ("base", "RAG", "FT", "FT+RAG", "RAFT")
-USES_CONTEXT = {"base": False, "RAG": True, "FT": False, "FT+RAG": True, "RAFT": True}
-MODEL_OF = {"base": "base", "RAG": "base", "FT": "behaviour", "FT+RAG": "behaviour", "RAFT": "raft"}
+SYSTEMS = ("base", "RAG", "FT", "FT+RAG", "RAFT", "base+schema", "FT+schema")
+USES_CONTEXT = {"base": False, "RAG": True, "FT": False, "FT+RAG": True, "RAFT": True, "base+schema": False,
+                "FT+schema": False}
+MODEL_OF = {"base": "base", "RAG": "base", "FT": "behaviour", "FT+RAG": "behaviour", "RAFT": "raft",
+            "base+schema": "base", "FT+schema": "behaviour"}
+# "+schema": decoding constrained by the task's output format (tasks.constraint: the ticket JSON Schema, the
+# SQL grammar of the analytics database), on the behaviour tasks that have one. No RAG+schema: retrieved
+# articles change what a model knows, not the format it writes, and RAG does not help these two tasks.
+CONSTRAINED = ("base+schema", "FT+schema")
 CONTEXT = {"k": 3, "max_words": 240, "mode": "hybrid"}
 RAFT_TASKS = ("qa_static", "qa_live", "multihop")
 
@@ -257,8 +263,12 @@ def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=N
         raise KeyError(f"system {system!r} needs the {model!r} model; load it with systems.load_models([{system!r}])")
     if USES_CONTEXT[system] and contexts is None:
         raise ValueError(f"system {system!r} answers from retrieved context: pass contexts= (see systems.retrieve)")
+    if system in CONSTRAINED and task not in tasks.CONSTRAINABLE:
+        raise ValueError(f"{system!r} needs a task with an output constraint, one of {list(tasks.CONSTRAINABLE)}; "
+                         f"{task!r} has none")
     rows = tasks.run(gens[model], task, list(items), version=version, progress=progress,
-                     contexts=contexts if USES_CONTEXT[system] else None, max_words=CONTEXT["max_words"])
+                     contexts=contexts if USES_CONTEXT[system] else None, max_words=CONTEXT["max_words"],
+                     constrained=system in CONSTRAINED)
     return [{**row, "system": system} for row in rows]
 
 

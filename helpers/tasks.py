@@ -134,8 +134,35 @@ def score(task: str, item: dict, output: str, version: int = 1, conn=None) -> di
         return {**result, "score": result["field_accuracy"]}
     if task == "tone":
         return evaluate.tone_score(output, item)
-    ok = evaluate.sql_execution_match(output, item["sql"], conn or data.analytics_db())
-    return {"correct": ok, "score": float(ok)}
+    conn = conn or data.analytics_db()
+    ok = evaluate.sql_execution_match(output, item["sql"], conn)
+    return {"correct": ok, "runs": ok or evaluate.sql_runs(output, conn), "score": float(ok)}
+
+
+# The tasks whose answer format can be written as a constraint for the decoder (helpers.constrain): the
+# ticket JSON Schema, and a grammar of SQLite queries over the analytics database's own tables and columns.
+# A tone is not a format a grammar can hold (greeting, voice, length in words), so tone has none.
+CONSTRAINABLE = ("json_extraction", "sql")
+
+
+def constraint(task: str) -> dict:
+    """The decoding constraint of `task` as keyword arguments for ``generate.generate``: ``{"schema": ...}``
+    for json_extraction, ``{"grammar": ...}`` for sql (built from the database, ``constrain.sql_grammar``)."""
+    from . import data
+
+    _check_task(task)
+    if task == "json_extraction":
+        return {"schema": data.ticket_schema()}
+    if task == "sql":
+        return {"grammar": _sql_grammar()}
+    raise ValueError(f"{task!r} has no decoding constraint; the constrainable tasks are {list(CONSTRAINABLE)}")
+
+
+@lru_cache(maxsize=1)
+def _sql_grammar() -> str:
+    from . import constrain, data
+
+    return constrain.sql_grammar(constrain.sql_tables(data.analytics_db()))
 
 
 # Enough room for each task's answer; more only lets a model ramble (and costs time on CPU).
@@ -143,8 +170,12 @@ MAX_NEW_TOKENS = {"qa_static": 32, "qa_live": 32, "multihop": 32, "json_extracti
 
 
 def run(gen, task: str, items: list[dict], batch_size: int | None = None, system: str | None = None, version: int = 1,
-        progress: bool = True, contexts=None, max_words: int = 300, sort_by_length: bool = True) -> list[dict]:
+        progress: bool = True, contexts=None, max_words: int = 300, sort_by_length: bool = True,
+        constrained: bool = False) -> list[dict]:
     """Generate an answer for every item and score it: one dict per item with id, output and the scores.
+
+    ``constrained=True`` decodes under the task's ``constraint`` (json_extraction, sql); each row then also
+    records ``truncated``: the answer ran out of tokens before it was complete.
 
     ``batch_size`` None uses ``generate.EVAL_BATCH_SIZE`` (the batch measured fastest for evaluation).
     ``contexts``, when given, holds one list of retrieved ``rag.Hit`` per item (the RAG systems); each
@@ -163,7 +194,8 @@ def run(gen, task: str, items: list[dict], batch_size: int | None = None, system
                for it, ctx in zip(items, contexts, strict=True)]
     out = generate.generate(gen, prompts, max_new_tokens=MAX_NEW_TOKENS[task],
                             batch_size=batch_size or generate.EVAL_BATCH_SIZE, progress=progress,
-                            sort_by_length=sort_by_length)
-    return [{"id": it["id"], "task": task, "output": text, "prompt_tokens": n,
+                            sort_by_length=sort_by_length, **(constraint(task) if constrained else {}))
+    extra = [{"truncated": bool(cut)} for cut in out.truncated] if constrained else [{}] * len(items)
+    return [{"id": it["id"], "task": task, "output": text, "prompt_tokens": n, "new_tokens": m, **more,
              **score(task, it, text, version=version, conn=conn)}
-            for it, text, n in zip(items, out.texts, out.prompt_tokens, strict=True)]
+            for it, text, n, m, more in zip(items, out.texts, out.prompt_tokens, out.new_tokens, extra, strict=True)]

@@ -147,7 +147,7 @@ def cost_explorer(workload: costs.Workload | None = None, prices: costs.Prices |
 
 
 def decision_wizard(gap: str = "unknown", update_frequency: str = "monthly", monthly_calls: float = 100_000,
-                    prompt_shrink: float | None = None):
+                    prompt_shrink: float | None = None, format_is_schema: bool = False):
     """Dropdowns and sliders over :func:`helpers.decide.recommend`; the recommendation and its reasons
     update as you change the answers."""
     import ipywidgets as w
@@ -169,6 +169,8 @@ def decision_wizard(gap: str = "unknown", update_frequency: str = "monthly", mon
                                                     (0.0, 0.95)), min=0.0, max=0.95, step=0.05,
                                        readout_format=".0%", description="FT prompt shorter by",
                                        continuous_update=False, style=style, layout=layout),
+        "format_is_schema": w.Checkbox(value=format_is_schema, description="the format fits a JSON Schema or grammar",
+                                       style=style, layout=layout),
     }
     summary = w.HTML()
 
@@ -176,9 +178,11 @@ def decision_wizard(gap: str = "unknown", update_frequency: str = "monthly", mon
         c = {name: control.value for name, control in controls.items()}
         controls["prompt_shrink"].disabled = not c["shrink_measured"]
         result = decide.recommend(c["gap"], c["update_frequency"], c["monthly_calls"],
-                                  c["prompt_shrink"] if c["shrink_measured"] else None)
+                                  c["prompt_shrink"] if c["shrink_measured"] else None,
+                                  format_is_schema=c["format_is_schema"])
         items = "".join(f"<li>{html.escape(reason)}</li>" for reason in result.reasons)
-        summary.value = f"<b>Recommendation: {html.escape(result.recommendation)}</b><ul>{items}</ul>"
+        first = f"<br>Try first: {html.escape(result.try_first)}" if result.try_first else ""
+        summary.value = f"<b>Recommendation: {html.escape(result.recommendation)}</b>{first}<ul>{items}</ul>"
         box.result = result
 
     box = w.VBox([*controls.values(), summary])

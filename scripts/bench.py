@@ -235,6 +235,46 @@ def _generation_efficiency(n_prompts: int = 32, repeats: int = 2) -> dict[str, d
     return out
 
 
+def constraint_figures(repeats: int = 2, n_prompts: int = 32) -> dict[str, dict]:
+    """What constrained decoding costs (helpers.constrain): building llguidance's view of the tokenizer, compiling
+    the ticket schema and the SQL grammar (first matcher included), and seconds per generated token with and
+    without the constraint on the same prompts (JSON extraction and SQL, batch 32 and batch 1), in one run."""
+    from helpers import constrain, tasks
+
+    gen = models.load_generator()
+    end_ids = [gen.tokenizer.eos_token_id]
+    out: dict[str, dict] = {}
+    start = time.perf_counter()
+    ll_tokenizer = constrain.tokenizer_for(gen.tokenizer, len(gen.tokenizer), end_ids)
+    out["constraint_tokenizer_build_s"] = {"value": round(time.perf_counter() - start, 3)}
+    for name, make in (("schema", lambda: constrain.schema_grammar(data.ticket_schema())),
+                       ("sql_grammar", lambda: constrain.lark_grammar(
+                           constrain.sql_grammar(constrain.sql_tables(data.analytics_db()))))):
+        times = []
+        for _ in range(repeats):
+            constrain._TEMPLATES.clear()
+            start = time.perf_counter()
+            constrain.matcher(ll_tokenizer, make())
+            times.append(time.perf_counter() - start)
+        out[f"constraint_{name}_compile_s"] = {"median": round(statistics.median(times), 4), "repeats": repeats}
+    for task in tasks.CONSTRAINABLE:
+        prompts = [tasks.messages(task, it) for it in data.load_task(task, "test")[:n_prompts]]
+        for batch, few in ((32, prompts), (1, prompts[:8])):
+            per_token = {}
+            for label, extra in (("free", {}), ("constrained", tasks.constraint(task))):
+                runs = [generate.generate(gen, few, max_new_tokens=tasks.MAX_NEW_TOKENS[task], batch_size=batch,
+                                          progress=False, **extra) for _ in range(repeats)]
+                per_token[label] = statistics.median(r.seconds / max(sum(r.new_tokens), 1) for r in runs)
+            key = f"constraint_{task}_batch{batch}"
+            for label in ("free", "constrained"):
+                out[f"{key}_{label}_ms_per_token"] = {"median": round(1000 * per_token[label], 2),
+                                                      "repeats": repeats, "prompts": len(few)}
+            out[key + "_overhead_pct"] = {"value": round(100 * (per_token["constrained"] / per_token["free"] - 1), 1)}
+            print(f"{task} batch {batch}: {1000 * per_token['free']:.2f} -> {1000 * per_token['constrained']:.2f} ms "
+                  f"per token ({out[key + '_overhead_pct']['value']:+.1f}%)", flush=True)
+    return out
+
+
 def threads_figures(steps: int = 4, repeats: int = 1) -> dict[str, dict]:
     """Training beside a busy neighbour: 4 steps of 05's behaviour recipe, each in a process of its own, alone
     and beside one process that keeps a core busy (`yes > /dev/null`), with torch's default threads
@@ -283,7 +323,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--convert", action="store_true", help="also time a fresh GGUF conversion (~30 s)")
-    parser.add_argument("--only", choices=["gate", "efficiency", "threads"],
+    parser.add_argument("--only", choices=["gate", "efficiency", "threads", "constraint"],
                         help="measure one group again and update results/bench.json")
     args = parser.parse_args()
     env.configure()
@@ -294,7 +334,7 @@ def main() -> None:
             parser.error("--only updates an existing results/bench.json: run `make bench` once first")
         out = json.loads(path.read_text())
         group = {"gate": lambda: gate_figures(args.repeats), "efficiency": efficiency_figures,
-                 "threads": threads_figures}[args.only]
+                 "threads": threads_figures, "constraint": constraint_figures}[args.only]
         out["figures"].update(group())
         # the rest of the file keeps its own date and machine; this group says when and where it was measured
         out.setdefault("groups", {})[args.only] = {"date": time.strftime("%Y-%m-%d"), "machine": machine()}
@@ -325,6 +365,7 @@ def main() -> None:
     figures.update(gate_figures(args.repeats))
     figures.update(efficiency_figures())
     figures.update(threads_figures())
+    figures.update(constraint_figures())
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)

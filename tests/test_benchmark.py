@@ -40,7 +40,8 @@ def test_every_task_has_a_name_and_a_metric():
 
 @pytest.mark.parametrize("task", tasks.TASKS)
 def test_systems_for(task):
-    expected = ("base", "RAG", "FT", "FT+RAG") + (("RAFT",) if task in QA else ())
+    expected = (("base", "RAG", "FT", "FT+RAG") + (("RAFT",) if task in QA else ())
+                + (("base+schema", "FT+schema") if task in ("json_extraction", "sql") else ()))
     assert benchmark.systems_for(task) == expected
 
 
@@ -52,6 +53,8 @@ def test_model_for():
     assert benchmark.model_for("base", "qa_live") == "base"
     assert benchmark.model_for("FT+RAG", "qa_live") == "knowledge"
     assert benchmark.model_for("FT", "json_extraction") == "behaviour"
+    assert benchmark.model_for("FT+schema", "sql") == "behaviour"
+    assert benchmark.model_for("base+schema", "json_extraction") == "base"
     with pytest.raises(ValueError, match="unknown system 'GPT'"):
         benchmark.model_for("GPT", "qa_static")
 
@@ -316,3 +319,22 @@ def test_compare_verdicts():
     rows = _rows("qa_live", [1, 0] * 10, [0, 1] * 10)
     row = by_task(benchmark.compare(benchmark.table(rows), rows))["qa_live"]
     assert row["clear"] is False and row["verdict"] == "not decided at n=20"
+
+
+def _row(task, system, item, score, **more):
+    return {"task": task, "system": system, "id": item, "score": score, **more}
+
+
+def test_constrained_comparison_pairs_the_same_items_and_reports_validity_and_speed():
+    rows = []
+    for i in range(8):
+        rows.append(_row("json_extraction", "FT", i, 0.5, valid=i < 2, new_tokens=10, run_seconds=4.0))
+        rows.append(_row("json_extraction", "FT+schema", i, 0.75, valid=i < 7, truncated=i == 7, new_tokens=10,
+                         run_seconds=5.0))
+        rows.append(_row("sql", "FT", i, float(i < 3), runs=i < 5, new_tokens=5, run_seconds=2.0))
+    out = benchmark.constrained_comparison(rows)
+    assert [(r["task"], r["a"], r["b"]) for r in out] == [("json_extraction", "FT", "FT+schema")]  # no sql pair here
+    r = out[0]
+    assert r["n"] == 8 and r["a score"] == 50.0 and r["b score"] == 75.0 and r["b - a"] == 25.0
+    assert r["a valid"] == 0.25 and r["b valid"] == 0.875 and r["b truncated"] == 0.125
+    assert r["a tokens/s"] == 20.0 and r["b tokens/s"] == 16.0 and r["decided"] is True

@@ -243,3 +243,22 @@ def test_read_corpus_folder_bad_input(tmp_path):
     (tmp_path / "KB-999.md").write_bytes(b"---\nid: KB-999\n\xff\xfe binary")
     with pytest.raises(course_data.DataError, match="KB-999.md: not UTF-8"):
         course_data.read_corpus_folder(tmp_path, 1)
+
+
+def test_the_heldout_tickets_follow_the_schema_and_are_not_generated_ones():
+    held = data.heldout_tickets()
+    assert len(held) >= 30 and len({t["id"] for t in held}) == len(held)
+    generated = {it["ticket"] for split in ("train", "dev", "test") for it in data.load_task("json_extraction", split)}
+    assert not generated & {t["ticket"] for t in held}
+    assert sum(t["target"]["plan"] is None and "plan" in t["edge"] for t in held) >= 3  # names that are no plan id
+    assert sum("two emails" in t["edge"] for t in held) >= 2
+
+
+def test_a_heldout_target_outside_the_schema_is_refused(tmp_path, monkeypatch):
+    shutil.copytree(data.data_dir() / "schemas", tmp_path / "schemas")
+    (tmp_path / "heldout").mkdir()
+    bad = {"id": "x", "ticket": "Hi", "target": {"plan": "gold"}}
+    (tmp_path / "heldout" / "tickets.jsonl").write_text(json.dumps(bad) + "\n")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DataError, match="tickets.jsonl:1: target does not follow the ticket schema"):
+        data.heldout_tickets()

@@ -257,3 +257,14 @@ def test_classify_result_needs_an_output():
         decide.classify_result("qa_static", item, {"correct": False, "score": 0.0})
     with pytest.raises(TypeError, match="a dict with 'output'"):
         decide.classify_result("qa_static", item, [("output", "x")])
+
+
+def test_a_format_that_fits_a_schema_tries_constrained_decoding_first():
+    plain = decide.recommend("behaviour", "static", 100_000)
+    schema = decide.recommend("behaviour", "static", 100_000, format_is_schema=True)
+    assert plain.try_first is None and schema.try_first == decide.CONSTRAINED_FIRST
+    assert schema.recommendation == plain.recommendation  # the guide's answer stands, measured after the cheap step
+    assert "Try first: constrained decoding" in str(schema)
+    assert decide.recommend("both", "weekly", 100_000, format_is_schema=True).try_first
+    # a knowledge gap is not a format: a schema cannot supply a missing fact
+    assert decide.recommend("knowledge", "static", 100_000, format_is_schema=True).try_first is None

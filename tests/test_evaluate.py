@@ -135,3 +135,13 @@ def test_retrieval_metrics_bad_input(fn):
         fn(["a"], [], 1)
     with pytest.raises(TypeError):
         fn("a", ["a"], 1)
+
+
+def test_sql_runs_says_whether_a_query_runs_not_whether_it_is_right():
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    assert ev.sql_runs("SELECT a FROM t WHERE a > 3;", conn)
+    assert ev.sql_runs("```sql\nSELECT COUNT(*) FROM t\n```", conn)
+    assert not ev.sql_runs("SELECT b FROM t", conn)          # no such column
+    assert not ev.sql_runs("DELETE FROM t", conn)            # not a query
+    assert not ev.sql_runs(None, conn)

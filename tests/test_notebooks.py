@@ -108,7 +108,9 @@ TAUGHT = {
                               "QueryFusionRetriever(", 'mode="reciprocal_rerank"', "RetrieverQueryEngine"],
     "05_lora_finetune.ipynb": ["Dataset.from_list(", "FastLanguageModel.from_pretrained(", "FastLanguageModel.get_peft_model(",
                                "SFTTrainer(", "SFTConfig(", "train_on_responses_only(", "LoraConfig(",
-                               "PeftModel.from_pretrained(", "save_pretrained(", "trainer.train()"],
+                               "PeftModel.from_pretrained(", "save_pretrained(", "trainer.train()",
+                               "llguidance.hf.from_tokenizer(", "LLMatcher.grammar_from_json_schema(",
+                               "llguidance.LLMatcher(", "fill_next_token_bitmask(", "logits_processor="],
     "06_hybrid_stack.ipynb": ["rag.Hit(", "tasks.messages("],
     "07_speculative_rag.ipynb": ["output_scores=True", "return_dict_in_generate=True", "compute_transition_scores("],
 }
@@ -126,3 +128,10 @@ def test_the_recipe_written_out_shows_its_training_loss():
     outputs = [json.dumps(c["outputs"]) for c in _cells(ROOT / "notebooks" / "05_lora_finetune.ipynb")
                if c["cell_type"] == "code" and 'print("loss per step:"' in "".join(c["source"])]
     assert len(outputs) == 1 and re.search(r"loss per step: \[\d+\.\d+(, \d+\.\d+)+\]", outputs[0]), outputs
+
+
+def test_the_schema_written_out_gives_the_packaged_answer():
+    """05's section 9: the logits processor written by hand and generate(schema=...) wrote the same answer."""
+    outputs = [json.dumps(c["outputs"]) for c in _cells(ROOT / "notebooks" / "05_lora_finetune.ipynb")
+               if c["cell_type"] == "code" and "class FollowSchema" in "".join(c["source"])]
+    assert len(outputs) == 1 and "the same answer: True" in outputs[0], outputs

@@ -255,8 +255,9 @@ def test_run_dispatch(monkeypatch):
     """Which generator and which contexts reach tasks.run, with tasks.run replaced by a recorder."""
     calls = []
 
-    def fake_run(gen, task, items, version, progress, contexts, max_words):
-        calls.append({"gen": gen, "task": task, "contexts": contexts, "max_words": max_words})
+    def fake_run(gen, task, items, version, progress, contexts, max_words, constrained):
+        calls.append({"gen": gen, "task": task, "contexts": contexts, "max_words": max_words,
+                      "constrained": constrained})
         return [{"id": it["id"], "score": 1.0} for it in items]
 
     monkeypatch.setattr(tasks, "run", fake_run)
@@ -269,7 +270,14 @@ def test_run_dispatch(monkeypatch):
     assert calls[-1]["gen"] == "RAFT" and calls[-1]["contexts"] is ctx
     assert calls[-1]["max_words"] == systems.CONTEXT["max_words"]
     assert systems.run("RAG", gens, "qa_static", QA, contexts=ctx)[0]["system"] == "RAG"
-    assert calls[-1]["gen"] == "BASE"
+    assert calls[-1]["gen"] == "BASE" and calls[-1]["constrained"] is False
+    tickets = [{"id": "t1", "ticket": "Hi"}]
+    systems.run("FT+schema", gens, "json_extraction", tickets, progress=False)
+    assert calls[-1]["gen"] == "BEH" and calls[-1]["constrained"] is True and calls[-1]["contexts"] is None
+    systems.run("base+schema", gens, "sql", [{"id": "s1", "question": "?"}], progress=False)
+    assert calls[-1]["gen"] == "BASE" and calls[-1]["constrained"] is True
+    with pytest.raises(ValueError, match="has none"):
+        systems.run("FT+schema", gens, "tone", [{"id": "m1", "message": "Hi"}], progress=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,6 +75,17 @@ item has `id`, `task`, `split`; QA items have `sources` (gold article ids). In `
 Questions are phrased with several templates per fact type, with seeded casing changes, dropped
 question marks and occasional typos; no normalised test question appears in a train split.
 
+## Held-out tickets (measurement only)
+
+`heldout/tickets.jsonl`: 32 support tickets written by hand, apart from the ticket generator, with
+their gold objects (`helpers.data.heldout_tickets`). They use other phrasings and layouts (subject lines,
+forwarded text, log excerpts, signatures with titles), and values at the edges of the schema: two
+emails (the customer's own is the answer), plan names that are no plan id ("Pro", "Starter",
+"Growth", "Platinum": null), names with a title or in lower case, no phone. Each item's `edge` says
+what is unusual about it. **Nothing is trained, tuned or prompted with them**: they are the headline
+set for JSON extraction under constrained decoding (notebook 05, section 9). Not generated, so
+`python -m helpers.datagen` leaves them alone.
+
 ## The tone rules
 
 The style-guide article ({bv['article']}) defines checkable rules, read by `helpers.evaluate.tone_score`
