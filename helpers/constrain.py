@@ -136,6 +136,11 @@ def matcher(ll_tokenizer, grammar: str):
     return _TEMPLATES[key].deep_copy()
 
 
+def clear_cache() -> None:
+    """Forget the compiled matchers (the next ``matcher`` call compiles again; ``make bench`` times that)."""
+    _TEMPLATES.clear()
+
+
 def allowed_mask(bitmask, vocab: int):
     """Booleans (rows x vocab) from llguidance's bitmask (rows x words of 32 bits, token t = bit t % 32 of
     word t // 32)."""

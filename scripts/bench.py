@@ -252,7 +252,7 @@ def constraint_figures(repeats: int = 2, n_prompts: int = 32) -> dict[str, dict]
                            constrain.sql_grammar(constrain.sql_tables(data.analytics_db()))))):
         times = []
         for _ in range(repeats):
-            constrain._TEMPLATES.clear()
+            constrain.clear_cache()
             start = time.perf_counter()
             constrain.matcher(ll_tokenizer, make())
             times.append(time.perf_counter() - start)
