@@ -114,6 +114,25 @@ def test_a_token_outside_the_grammar_is_an_error_not_a_silent_pass(generator):
         guide(torch.tensor([[0, wrong]]), torch.zeros((1, vocab)))
 
 
+def test_a_row_no_token_can_continue_ends_with_an_error_not_a_hang(generator, monkeypatch):
+    """When the matcher leaves no token allowed for a row (a grammar this tokenizer cannot write), the row
+    stops with a ConstraintError at that step instead of generating masked (-inf) steps until max_new_tokens."""
+    import llguidance.torch as lltorch
+    import torch
+
+    tokenizer = generator.tokenizer
+    vocab = len(tokenizer)
+    guide = constrain.logits_processor(tokenizer, [None, constrain.lark_grammar(SELECT)], vocab,
+                                       [tokenizer.eos_token_id])
+
+    def nothing_allowed(matcher, bitmask, row):  # what llguidance writes for a dead end: every bit 0
+        bitmask[row] = 0
+
+    monkeypatch.setattr(lltorch, "fill_next_token_bitmask", nothing_allowed)
+    with pytest.raises(constrain.ConstraintError, match="conversation 1: no token can continue"):
+        guide(torch.zeros((2, 1), dtype=torch.long), torch.zeros((2, vocab)))
+
+
 def test_the_sql_grammar_admits_every_course_query_and_no_other_table(generator):
     conn = data.analytics_db()
     grammar = constrain.lark_grammar(constrain.sql_grammar(constrain.sql_tables(conn)))
