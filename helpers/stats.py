@@ -84,7 +84,9 @@ def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float, f
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return p, max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends: rounding left 1e-17 above 0 at 0 of n
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return p, low, high
 
 
 def bootstrap_stat(items: Sequence, statistic, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:

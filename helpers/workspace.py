@@ -58,6 +58,7 @@ PARTS: dict[str, str] = {
     "runs": "runs",
     "models": "models",
     "failed": "failed",
+    "cases": "cases",
     "test-workspace": "test-workspace",
     "test-workspace-unsloth": "test-workspace-unsloth",
 }

@@ -108,3 +108,7 @@ def test_bootstrap_stat_leaves_out_resamples_where_the_statistic_is_undefined():
     assert value == pytest.approx(2.0)
     assert 1.0 <= low <= high <= 7.0  # every defined resample lies between 1/1 and (3+3+1)/1
     assert stats.bootstrap_stat([(1, 0)], ratio) == (None, None, None)
+
+
+def test_wilson_ends_are_exact_at_none_and_all():
+    assert stats.wilson(0, 20)[1] == 0.0 and stats.wilson(20, 20)[2] == 1.0

@@ -1,0 +1,888 @@
+"""Your own case: the course's decision run on a folder of your documents, questions and examples.
+
+A case folder holds (``data/cases/README.md`` specifies each file, with an example)::
+
+    docs/             the knowledge base: .md, .txt or .html files, any names, any sub-folders
+    questions.jsonl   {"question", "answer"} per line, optional "aliases" and "sources" (paths in docs/)
+    examples.jsonl    optional: the behaviour wanted, as chat {"messages": [...]} records
+    case.toml         optional: monthly_calls, update_frequency, schema (a JSON Schema file), [prices]
+
+:func:`validate` reads everything and reports every problem at once (file, line, field, what to do)
+before anything is built; :func:`run` then measures the decision, stage by stage, and writes a
+report (Markdown with a plot, a JSON of the figures, the answers as JSON lines) to the workspace.
+
+Example::
+
+    from helpers import case
+    c = case.validate("data/cases/python_reference")   # raises case.CaseError listing the problems
+    report = case.run(c)                                # index, retrieve, answer, profile, costs, decide
+    report["recommendation"]["recommendation"]
+
+From a shell: ``python -m helpers.case PATH [--profile ci|learner] [--report DIR] [--no-train]``;
+exit status 0 on success, 2 when the case is invalid (the problems are listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+from . import env
+
+DOC_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
+CONVERTIBLE = {".pdf": "a PDF", ".docx": "a Word file", ".doc": "a Word file", ".rtf": "an RTF file",
+               ".odt": "an OpenDocument file", ".pptx": "a slide deck", ".json": "a JSON file", ".csv": "a CSV file"}
+# The fewest questions with an interval worth reading: at n=20 a 95% Wilson interval on an accuracy of
+# 50% is still 0.30-0.70 (stats.wilson(10, 20)); below that it says almost nothing.
+MIN_QUESTIONS = 20
+MIN_EXAMPLES = 20  # with TEST_SHARE, at least 6 held back to measure the adapter on
+TEST_SHARE = 0.3
+SPLIT_SEED = 3407
+TOML_KEYS = ("name", "monthly_calls", "update_frequency", "schema", "prices")
+DEFAULT_MONTHLY_CALLS = 100_000
+DEFAULT_UPDATE_FREQUENCY = "monthly"
+K = 5  # chunks in the RAG prompt; recall is read at the same depth
+QA_SYSTEM = "Answer the question in one short sentence."
+RAG_SYSTEM = ("Answer the question in one short sentence, using only the context below. "
+              "If the context does not contain the answer, say so.")
+QA_MAX_NEW_TOKENS = 48
+CI_QUESTIONS = 24  # the ci profile answers this many questions (smoke-sized); the learner profile all of them
+STAGES = ("index", "retrieve", "answer", "examples", "costs", "decide", "report")
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: every problem at once, with its place and its fix
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a case: where (file, line, field), what, and what to do."""
+
+    file: str
+    message: str
+    fix: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "") + (f" [{self.field}]" if self.field else "")
+        return f"{where}: {self.message}. {self.fix}"
+
+
+class CaseError(ValueError):
+    """The case folder is not usable yet; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the case has {len(self.problems)} problem{'s' * (len(self.problems) != 1)}:\n{lines}")
+
+
+@dataclass
+class Case:
+    """A validated case: its documents (as articles for ``rag.chunk_corpus``), questions, examples, settings."""
+
+    root: Path
+    name: str
+    docs: list[dict]
+    questions: list[dict]
+    examples: list[dict] = field(default_factory=list)
+    monthly_calls: float = DEFAULT_MONTHLY_CALLS
+    update_frequency: str = DEFAULT_UPDATE_FREQUENCY
+    schema: dict | None = None
+    prices: dict = field(default_factory=dict)
+
+    @property
+    def has_sources(self) -> bool:
+        return any(q.get("sources") for q in self.questions)
+
+
+class _TextFromHTML(HTMLParser):
+    """Visible text of an HTML page, with its h1-h3 headings as Markdown headings (so chunks follow them)."""
+
+    BLOCKS = {"p", "div", "li", "br", "tr", "pre", "section", "article", "table", "ul", "ol", "blockquote"}
+    HIDDEN = {"script", "style", "head", "noscript", "template"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._hidden = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.HIDDEN:
+            self._hidden += 1
+        if tag == "title":
+            self._in_title = True
+        elif tag in ("h1", "h2", "h3"):
+            self.parts.append("\n\n" + "#" * int(tag[1]) + " ")
+        elif tag in self.BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        if tag == "title":
+            self._in_title = False
+        elif tag in ("h1", "h2", "h3") or tag in self.BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+        elif not self._hidden:
+            self.parts.append(data)
+
+    def text(self) -> str:
+        text = "".join(self.parts)
+        text = re.sub(r"(?m)^(#{1,3}) \s*\n+\s*", r"\1 ", text)  # a heading's text on its own line
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def read_document(path: Path, docs_root: Path) -> dict:
+    """One document as an article: ``id`` (its path under docs/), ``title`` and ``text`` (Markdown-ish)."""
+    raw = path.read_text(encoding="utf-8")
+    doc_id = path.relative_to(docs_root).as_posix()
+    if path.suffix.lower() in (".html", ".htm"):
+        parser = _TextFromHTML()
+        parser.feed(raw)
+        text, title = parser.text(), html.unescape(parser.title).strip()
+    else:
+        text, title = raw.replace("\r\n", "\n").strip(), ""
+    heading = re.search(r"(?m)^# (.+)$", text)
+    if not title:
+        title = heading.group(1).strip() if heading else next((x.strip() for x in text.splitlines() if x.strip()),
+                                                               path.stem)
+    return {"id": doc_id, "title": title[:200], "text": text, "section": path.parent.relative_to(docs_root).as_posix(),
+            "version": 1, "audience": "public"}
+
+
+def _read_docs(root: Path, problems: list[Problem]) -> list[dict]:
+    docs_root = root / "docs"
+    if not docs_root.is_dir():
+        problems.append(Problem("docs/", "the folder is missing", f"create {docs_root} and put the knowledge base "
+                                f"in it as {', '.join(DOC_SUFFIXES[:4])} files"))
+        return []
+    docs = []
+    for path in sorted(p for p in docs_root.rglob("*") if p.is_file()):
+        rel = "docs/" + path.relative_to(docs_root).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(docs_root).parts):
+            continue  # .DS_Store, .git and other hidden files are not documents
+        suffix = path.suffix.lower()
+        if suffix not in DOC_SUFFIXES:
+            kind = CONVERTIBLE.get(suffix, f"a {suffix or 'suffix-less'} file")
+            problems.append(Problem(rel, f"unsupported file type: {kind}",
+                                    f"convert it to .md, .txt or .html (or move it out of docs/); supported: "
+                                    f"{', '.join(DOC_SUFFIXES)}"))
+            continue
+        try:
+            doc = read_document(path, docs_root)
+        except UnicodeDecodeError as err:
+            problems.append(Problem(rel, f"not UTF-8 text (byte {err.start})", "save it as UTF-8"))
+            continue
+        if len(doc["text"].split()) < 3:
+            problems.append(Problem(rel, "the document is empty (fewer than 3 words of text)",
+                                    "fill it or remove it"))
+            continue
+        docs.append(doc)
+    if not docs and not any(p.file.startswith("docs/") for p in problems):
+        problems.append(Problem("docs/", "no documents in the folder", f"add {', '.join(DOC_SUFFIXES[:4])} files"))
+    return docs
+
+
+def _read_jsonl(path: Path, problems: list[Problem]) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line; a line that is not a JSON object is a problem."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        problems.append(Problem(path.name, f"not UTF-8 text (byte {err.start})", "save it as UTF-8"))
+        return []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.append(Problem(path.name, f"malformed JSON at column {err.colno}: {err.msg}",
+                                    "write one JSON object per line (check quotes, commas and brackets)", number))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(Problem(path.name, f"a JSON {type(obj).__name__}, not an object", "write one "
+                                    "{...} object per line", number))
+            continue
+        rows.append((number, obj))
+    return rows
+
+
+def _text_field(obj: dict, key: str, name: str, number: int, problems: list[Problem], required: bool = True) -> str:
+    value = obj.get(key)
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int | float):
+        value = str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if value is None and not required:
+        return ""
+    what = "missing" if key not in obj else f"empty or not text ({json.dumps(value)[:40]})"
+    problems.append(Problem(name, f"the {key} is {what}", f"give every line a non-empty \"{key}\" string",
+                            number, key))
+    return ""
+
+
+def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> list[dict]:
+    from difflib import get_close_matches
+
+    from .evaluate import normalize
+
+    path = root / "questions.jsonl"
+    if not path.is_file():
+        problems.append(Problem("questions.jsonl", "the file is missing", "write one {\"question\": ..., "
+                                "\"answer\": ...} object per line (data/cases/README.md has an example)"))
+        return []
+    by_name: dict[str, list[str]] = {}
+    for doc_id in doc_ids:
+        by_name.setdefault(doc_id.rsplit("/", 1)[-1], []).append(doc_id)
+    questions, seen = [], {}
+    for number, obj in _read_jsonl(path, problems):
+        question = _text_field(obj, "question", path.name, number, problems)
+        answer = _text_field(obj, "answer", path.name, number, problems)
+        aliases = obj.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            problems.append(Problem(path.name, "aliases must be a list of strings", "write e.g. "
+                                    "\"aliases\": [\"another way to say the answer\"]", number, "aliases"))
+            aliases = []
+        sources = obj.get("sources", [])
+        if isinstance(sources, str):
+            sources = [sources]
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            problems.append(Problem(path.name, "sources must be a list of file names in docs/", "write e.g. "
+                                    "\"sources\": [\"pricing.md\"]", number, "sources"))
+            sources = []
+        resolved = []
+        for source in sources:
+            name = source.removeprefix("docs/")
+            if name in doc_ids:
+                resolved.append(name)
+            elif len(by_name.get(name, [])) == 1:
+                resolved.append(by_name[name][0])
+            else:
+                close = get_close_matches(name, sorted(doc_ids), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "name a file under docs/, relative to docs/"
+                problems.append(Problem(path.name, f"source {source!r} names no file in docs/", hint, number,
+                                        "sources"))
+        if question:
+            key = normalize(question)
+            if key in seen:
+                problems.append(Problem(path.name, f"duplicate question (same as line {seen[key]})",
+                                        "remove it or ask something else: a repeat counts one item twice", number,
+                                        "question"))
+                continue
+            seen[key] = number
+        if question and answer:
+            questions.append({"id": str(obj.get("id") or f"q{number:04d}"), "line": number, "question": question,
+                              "answer": answer, "aliases": aliases, "sources": resolved})
+    if not any(p.file == path.name and p.line for p in problems) and len(questions) < MIN_QUESTIONS:
+        problems.append(Problem(path.name, f"{len(questions)} questions, too few for any interval",
+                                f"write at least {MIN_QUESTIONS} (at {MIN_QUESTIONS} a 95% interval on an accuracy "
+                                "of 50% is still 0.30-0.70); 50-100 make the comparisons decisive"))
+    return questions
+
+
+def _read_examples(root: Path, schema: dict | None, problems: list[Problem]) -> list[dict]:
+    from .finetune import check_conversation
+
+    path = root / "examples.jsonl"
+    if not path.is_file():
+        return []
+    validator = None
+    if schema is not None:
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(schema)
+    examples = []
+    for number, obj in _read_jsonl(path, problems):
+        try:
+            messages = check_conversation(obj, where="record")
+        except ValueError as err:
+            problems.append(Problem(path.name, str(err).removeprefix("record: "), "write {\"messages\": [{\"role\": "
+                                    "\"user\", ...}, {\"role\": \"assistant\", ...}]}", number, "messages"))
+            continue
+        if validator is not None:
+            try:
+                answer = json.loads(messages[-1]["content"])
+            except json.JSONDecodeError:
+                problems.append(Problem(path.name, "the assistant's answer is not JSON, but case.toml gives a schema",
+                                        "write the answer as the JSON object the schema describes", number,
+                                        "messages"))
+                continue
+            errors = sorted(validator.iter_errors(answer), key=lambda e: list(e.path))
+            if errors:
+                where = "/".join(str(p) for p in errors[0].path) or "(the root)"
+                problems.append(Problem(path.name, f"the assistant's answer breaks the schema at {where}: "
+                                        f"{errors[0].message}", "fix the answer or the schema", number, "messages"))
+                continue
+        examples.append({"id": f"e{number:04d}", "line": number, "messages": messages})
+    if examples and len(examples) < MIN_EXAMPLES:
+        problems.append(Problem(path.name, f"{len(examples)} examples, too few to train and hold some back",
+                                f"write at least {MIN_EXAMPLES} ({TEST_SHARE:.0%} are held back to measure the "
+                                "adapter on), or remove the file"))
+    return examples
+
+
+def _read_settings(root: Path, problems: list[Problem]) -> dict:
+    from . import costs
+
+    settings = {"monthly_calls": DEFAULT_MONTHLY_CALLS, "update_frequency": DEFAULT_UPDATE_FREQUENCY,
+                "schema": None, "prices": {}, "name": None}
+    path = root / "case.toml"
+    if not path.is_file():
+        return settings
+    try:
+        import tomllib  # Python 3.11+
+    except ModuleNotFoundError:  # Python 3.10: the same parser as a package
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            problems.append(Problem(path.name, "reading TOML needs Python 3.11+ or the tomli package",
+                                    "run `pip install tomli`, or use Python 3.11+"))
+            return settings
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        line = re.search(r"line (\d+)", str(err))
+        problems.append(Problem(path.name, f"not valid TOML: {err}", "fix the syntax (key = value, strings in "
+                                "quotes)", int(line.group(1)) if line else None))
+        return settings
+    for key in sorted(set(raw) - set(TOML_KEYS)):
+        problems.append(Problem(path.name, f"unknown key {key!r}", f"use only {', '.join(TOML_KEYS)}", field=key))
+    calls = raw.get("monthly_calls", DEFAULT_MONTHLY_CALLS)
+    if isinstance(calls, bool) or not isinstance(calls, int | float) or calls <= 0:
+        problems.append(Problem(path.name, f"monthly_calls must be a positive number, got {calls!r}",
+                                "write e.g. monthly_calls = 250000", field="monthly_calls"))
+    else:
+        settings["monthly_calls"] = float(calls)
+    frequency = raw.get("update_frequency", DEFAULT_UPDATE_FREQUENCY)
+    if frequency not in costs.FREQUENCIES:
+        problems.append(Problem(path.name, f"update_frequency {frequency!r} is not one the course knows",
+                                f"use one of {', '.join(costs.FREQUENCIES)}", field="update_frequency"))
+    else:
+        settings["update_frequency"] = frequency
+    prices = raw.get("prices", {})
+    known = [f.name for f in __import__("dataclasses").fields(costs.Prices)]
+    if not isinstance(prices, dict):
+        problems.append(Problem(path.name, "prices must be a table", "write [prices] then key = value lines",
+                                field="prices"))
+    else:
+        for key in sorted(set(prices) - set(known)):
+            problems.append(Problem(path.name, f"unknown price {key!r}", f"use only {', '.join(known)}",
+                                    field=f"prices.{key}"))
+        try:
+            costs.Prices(**{k: v for k, v in prices.items() if k in known})
+            settings["prices"] = {k: v for k, v in prices.items() if k in known}
+        except (TypeError, ValueError) as err:
+            problems.append(Problem(path.name, str(err), "give every price as a positive number", field="prices"))
+    if "name" in raw:
+        settings["name"] = str(raw["name"])
+    if "schema" in raw:
+        settings["schema"] = _read_schema(root, raw["schema"], problems)
+    return settings
+
+
+def _read_schema(root: Path, value, problems: list[Problem]) -> dict | None:
+    from .constrain import ConstraintError, schema_grammar
+
+    if not isinstance(value, str) or not (root / value).is_file():
+        problems.append(Problem("case.toml", f"schema {value!r} names no file in the case folder",
+                                "give the path of a JSON Schema file, relative to the case folder", field="schema"))
+        return None
+    try:
+        schema = json.loads((root / value).read_text(encoding="utf-8"))
+        schema_grammar(schema)  # meta-schema check with the path inside the schema, then llguidance compiles it
+    except json.JSONDecodeError as err:
+        problems.append(Problem(value, f"malformed JSON at column {err.colno}: {err.msg}", "fix the schema file",
+                                err.lineno))
+        return None
+    except ConstraintError as err:
+        problems.append(Problem(value, str(err), "fix the schema (https://json-schema.org/understanding-json-schema)"))
+        return None
+    return schema
+
+
+def slug(name: str) -> str:
+    """A name usable for an index and a folder: letters, digits, '-' (at least 3 characters)."""
+    out = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    return out if len(out) >= 3 else f"case-{out or 'x'}"
+
+
+def validate(folder: str | Path) -> Case:
+    """Read a case folder and check everything; raise :class:`CaseError` listing every problem. Writes nothing."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise CaseError([Problem(str(folder), "no such folder", "give the path of a case folder (see "
+                                 "data/cases/README.md)")])
+    root = root.resolve()
+    problems: list[Problem] = []
+    docs = _read_docs(root, problems)
+    settings = _read_settings(root, problems)
+    questions = _read_questions(root, {d["id"] for d in docs}, problems)
+    examples = _read_examples(root, settings["schema"], problems)
+    if settings["schema"] is not None and not examples and not (root / "examples.jsonl").is_file():
+        problems.append(Problem("case.toml", "a schema is given but there is no examples.jsonl",
+                                "the schema constrains the examples' answers: add examples or remove the key",
+                                field="schema"))
+    if problems:
+        raise CaseError(problems)
+    return Case(root=root, name=settings["name"] or root.name, docs=docs, questions=questions, examples=examples,
+                monthly_calls=settings["monthly_calls"], update_frequency=settings["update_frequency"],
+                schema=settings["schema"], prices=settings["prices"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring: one function per stage, so a notebook can run them one at a time
+# ---------------------------------------------------------------------------------------------
+
+def build_index(case: Case, progress: bool = True):
+    """Chunk the documents into a versioned Chroma index of the case's own (``IndexStore``: a re-run with the
+    same documents reuses the version, a changed folder makes a new one, ``rollback`` serves the old one)."""
+    from . import index, rag
+
+    store = index.IndexStore(slug(f"case-{case.name}"))
+    chunks = rag.chunk_corpus(case.docs)
+    manifest = store.build(chunks, corpus_version=1, chunking={"strategy": "heading", "size": 180, "overlap": 30},
+                           progress=progress)
+    store.promote(manifest["version"])
+    return store, store.open(manifest["version"])
+
+
+def retrieve(index, questions: list[dict], k: int = K, progress: bool = True) -> list[dict]:
+    """Per question: the top-`k` hits (hybrid search), whether the answer is in them, and recall@k / MRR
+    against ``sources`` where given."""
+    from . import evaluate, rag
+    from .progress import bar
+
+    rows = []
+    for q in bar(questions, desc="retrieving", unit="question", disable=not progress):
+        hits = index.search(q["question"], k=max(k, 10))
+        row = {"id": q["id"], "hits": hits[:k],
+               "answer_in_context": rag.context_has_answer(hits[:k], q["answer"], q["aliases"])}
+        if q["sources"]:
+            ranking = rag.article_ranking(hits)
+            row["recall"] = evaluate.recall_at_k(ranking, q["sources"], k)
+            row["mrr"] = evaluate.mrr(ranking, q["sources"])
+        rows.append(row)
+    return rows
+
+
+def answer(gen, case: Case, retrieved: list[dict], progress: bool = True) -> list[dict]:
+    """Closed-book and RAG answers to every question, scored (``evaluate.exact_match``), with token counts."""
+    from . import evaluate, generate, rag
+
+    closed_prompts = [[{"role": "system", "content": QA_SYSTEM}, {"role": "user", "content": q["question"]}]
+                      for q in case.questions]
+    rag_prompts = [rag.assemble_messages(q["question"], r["hits"], system=RAG_SYSTEM)
+                   for q, r in zip(case.questions, retrieved, strict=True)]
+    closed = generate.generate(gen, closed_prompts, max_new_tokens=QA_MAX_NEW_TOKENS, progress=progress)
+    with_rag = generate.generate(gen, rag_prompts, max_new_tokens=QA_MAX_NEW_TOKENS, progress=progress)
+    rows = []
+    for i, q in enumerate(case.questions):
+        row = {"id": q["id"], "line": q["line"], "question": q["question"], "answer": q["answer"]}
+        for name, result in (("closed", closed), ("rag", with_rag)):
+            text = result.texts[i].strip()
+            row[name] = {"output": text, "correct": evaluate.exact_match(text, q["answer"], q["aliases"]),
+                         "prompt_tokens": result.prompt_tokens[i], "new_tokens": result.new_tokens[i]}
+        row |= {k: v for k, v in retrieved[i].items() if k not in ("id", "hits")}
+        rows.append(row)
+    return rows
+
+
+def profile_failures(case: Case, rows: list[dict], example_rows: list[dict] | None = None) -> dict:
+    """The closed-book failures (and the base model's failures on the examples) sorted into knowledge and
+    behaviour gaps with notebook 01's classifier; the gap to pass to ``decide.recommend``."""
+    from . import decide, stats
+
+    labels = []
+    by_id = {q["id"]: q for q in case.questions}
+    for row in rows:
+        q = by_id[row["id"]]
+        failure = decide.classify_failure("qa_static", row["closed"]["correct"], row["closed"]["output"],
+                                          [q["answer"], *q["aliases"]])
+        labels.append({"id": row["id"], "source": "questions", "label": failure.label, "reason": failure.reason})
+    for row in example_rows or []:
+        if row["system"] != "base":
+            continue
+        if "valid" in row:
+            failure = decide.classify_failure("json_extraction", {k: row[k] for k in ("valid", "exact",
+                                                                                       "field_accuracy")})
+        elif row["exact"]:
+            failure = decide.Failure("ok", "the reply is the example's answer")
+        else:
+            failure = decide.Failure("behaviour", "the reply differs from the example's wanted answer")
+        labels.append({"id": row["id"], "source": "examples", "label": failure.label, "reason": failure.reason})
+    failed = [x for x in labels if x["label"] != "ok"]
+    counts = Counter(x["label"] for x in failed)
+    out = {"n": len(labels), "failures": len(failed), "counts": dict(counts), "labels": labels,
+           "gap": decide.gap_from_failures(x["label"] for x in labels) or "unknown"}
+    if failed:
+        behaviour = counts["behaviour"] + counts["both"]
+        out["behaviour_share"] = dict(zip(("value", "low", "high"), stats.wilson(behaviour, len(failed)), strict=True))
+    return out
+
+
+def split_examples(examples: list[dict], test_share: float = TEST_SHARE, seed: int = SPLIT_SEED
+                   ) -> tuple[list[dict], list[dict]]:
+    """(train, test): a seeded shuffle, `test_share` held back; the same split on every run."""
+    order = list(examples)
+    random.Random(seed).shuffle(order)
+    n_test = max(1, round(test_share * len(order)))
+    return order[n_test:], order[:n_test]
+
+
+def _token_f1(pred: str, gold: str) -> float:
+    from .evaluate import normalize
+
+    p, g = normalize(pred).split(), normalize(gold).split()
+    common = sum((Counter(p) & Counter(g)).values())
+    if not p or not g or not common:
+        return float(p == g)
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def score_example(output: str, target: str, schema: dict | None) -> dict:
+    """With a schema: ``evaluate.json_scores`` (valid, exact, field_accuracy; score = field accuracy);
+    without: exact (normalised equality) and score = token F1 against the wanted answer."""
+    from . import evaluate
+
+    if schema is not None:
+        scores = evaluate.json_scores(output, json.loads(target), schema)
+        return scores | {"score": scores["field_accuracy"]}
+    return {"exact": evaluate.normalize(output) == evaluate.normalize(target), "score": _token_f1(output, target)}
+
+
+def run_examples(gen, case: Case, test: list[dict], system: str, progress: bool = True) -> list[dict]:
+    """`gen` on the held-back examples (and again under the schema, as ``<system>+schema``, when there is one)."""
+    from . import generate
+
+    prompts = [ex["messages"][:-1] for ex in test]
+    targets = [ex["messages"][-1]["content"] for ex in test]
+    longest = max(len(gen.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets)
+    max_new = min(384, longest + 32)
+    runs = [(system, {})] + ([(f"{system}+schema", {"schema": case.schema})] if case.schema is not None else [])
+    rows = []
+    for name, extra in runs:
+        result = generate.generate(gen, prompts, max_new_tokens=max_new, progress=progress, **extra)
+        for i, ex in enumerate(test):
+            row = {"id": ex["id"], "system": name, "output": result.texts[i].strip(), "new_tokens": result.new_tokens[i]}
+            row |= score_example(row["output"], targets[i], case.schema)
+            if extra:
+                row["truncated"] = bool(result.truncated[i])
+            rows.append(row)
+    return rows
+
+
+def _proportion(values: list[bool]) -> dict:
+    from . import stats
+
+    value, low, high = stats.wilson(sum(bool(v) for v in values), len(values))
+    return {"value": value, "low": low, "high": high, "n": len(values)}
+
+
+def _mean(values: list[float]) -> dict:
+    from . import stats
+
+    value, low, high = stats.bootstrap_ci(list(values))
+    return {"value": value, "low": low, "high": high, "n": len(values)}
+
+
+def _paired(a: list[float], b: list[float], a_name: str, b_name: str) -> dict:
+    from . import stats
+
+    return {"a": a_name, "b": b_name} | stats.paired(a, b)
+
+
+def measure_costs(case: Case, rows: list[dict]) -> dict:
+    """The cost break-even (``costs.break_even_volume``, RAG vs a self-hosted fine-tune) from the tokens this
+    case's prompts measured: RAG prompts with context, fine-tuned prompts without, answers as generated."""
+    from statistics import mean
+
+    from . import costs, stats
+
+    rag_tokens = [r["rag"]["prompt_tokens"] for r in rows]
+    ft_tokens = [r["closed"]["prompt_tokens"] for r in rows]
+    out_tokens = [r["rag"]["new_tokens"] for r in rows]
+    workload = costs.Workload(rag_prompt_tokens=mean(rag_tokens), ft_prompt_tokens=mean(ft_tokens),
+                              output_tokens=max(1.0, mean(out_tokens)), update_frequency=case.update_frequency)
+    prices = costs.Prices(**case.prices)
+    pairs = list(zip(rag_tokens, ft_tokens, strict=True))
+    shrink = stats.bootstrap_stat(pairs, lambda s: 1 - mean(f for _, f in s) / mean(r for r, _ in s))
+    be = costs.break_even_volume("RAG", "FT self-hosted", workload, prices)
+    monthly = costs.monthly_costs(case.monthly_calls, workload, prices)
+    return {"rag_prompt_tokens": _mean(rag_tokens), "ft_prompt_tokens": _mean(ft_tokens),
+            "output_tokens": _mean(out_tokens),
+            "prompt_shrink": {"value": shrink[0], "low": shrink[1], "high": shrink[2], "n": len(pairs)},
+            "break_even": {"volume": be.volume, "cheaper_below": be.cheaper_below, "reason": be.reason},
+            "monthly_usd_at_volume": {k: round(v, 2) for k, v in monthly.items()}}
+
+
+def recommend(case: Case, profile: dict, cost: dict):
+    """``decide.recommend`` fed only with measured inputs (and the two the learner states in case.toml)."""
+    from . import decide
+
+    return decide.recommend(profile["gap"], case.update_frequency, case.monthly_calls,
+                            prompt_shrink=cost["prompt_shrink"]["value"], format_is_schema=case.schema is not None)
+
+
+def _summaries(rows: list[dict], example_rows: list[dict]) -> dict:
+    closed = [r["closed"]["correct"] for r in rows]
+    rag_ = [r["rag"]["correct"] for r in rows]
+    out = {"closed_book": _proportion(closed), "rag": _proportion(rag_),
+           "rag_vs_closed": _paired([float(x) for x in closed], [float(x) for x in rag_], "closed-book", "RAG"),
+           "answer_in_context": _proportion([r["answer_in_context"] for r in rows])}
+    with_sources = [r for r in rows if "recall" in r]
+    if with_sources:
+        out[f"recall@{K}"] = _mean([r["recall"] for r in with_sources])
+        out["MRR"] = _mean([r["mrr"] for r in with_sources])
+    systems = list(dict.fromkeys(r["system"] for r in example_rows))
+    if systems:
+        scores = {s: [r for r in example_rows if r["system"] == s] for s in systems}
+        out["examples"] = {s: {"score": _mean([r["score"] for r in v])} | (
+            {"valid": _proportion([r["valid"] for r in v])} if "valid" in v[0] else
+            {"exact": _proportion([r["exact"] for r in v])}) | (
+            {"truncated": sum(r["truncated"] for r in v)} if "truncated" in v[0] else {}) for s, v in scores.items()}
+        comparisons = []
+        for a, b in (("base", "FT"), ("base", "base+schema"), ("FT", "FT+schema"), ("FT", "base+schema")):
+            if a in scores and b in scores:
+                comparisons.append(_paired([r["score"] for r in scores[a]], [r["score"] for r in scores[b]], a, b))
+        out["example_comparisons"] = comparisons
+    return out
+
+
+def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bool | None = None,
+        progress: bool = True, gen=None, log=print) -> dict:
+    """The whole decision on a case: index, retrieve, answer, examples (train an adapter when `train`, default:
+    whenever the case has examples), costs, decide, report. Returns the report's figures; writes the report."""
+    from . import finetune, models, systems
+
+    case = case if isinstance(case, Case) else validate(case)
+    limit = env.by_profile(learner=None, ci=CI_QUESTIONS)
+    if limit and len(case.questions) > limit:
+        log(f"ci profile: the first {limit} of {len(case.questions)} questions (the learner profile answers all)")
+        case = replace(case, questions=case.questions[:limit])
+    report_dir = Path(report_dir) if report_dir else env.workspace_dir() / "cases" / slug(case.name)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    train = bool(case.examples) if train is None else train and bool(case.examples)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 1)
+        clock = now
+        log(f"[{len(seconds)}/{len(STAGES)}] {name}: {seconds[name]:.1f} s")
+
+    store, idx = build_index(case, progress)
+    stage("index")
+    retrieved = retrieve(idx, case.questions, progress=progress)
+    stage("retrieve")
+    gen = gen or models.load_generator()
+    rows = answer(gen, case, retrieved, progress)
+    with open(report_dir / "answers.jsonl", "w", encoding="utf-8") as handle:  # one line per question, as answered
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    stage("answer")
+    example_rows, training = [], None
+    if case.examples:
+        train_set, test_set = split_examples(case.examples)
+        example_rows = run_examples(gen, case, test_set, "base", progress)
+        if train:
+            ft_gen = models.load_generator()
+            result = finetune.train(ft_gen, [{"messages": ex["messages"]} for ex in train_set],
+                                    systems.behaviour_recipe(), output_dir=report_dir / "adapter-run")
+            training = {"steps": result.recipe.max_steps, "seconds": round(result.seconds, 1),
+                        "losses": result.losses, "backend": result.backend, "train": len(train_set),
+                        "test": len(test_set)}
+            ft_gen.model = result.model
+            ft_gen.model.eval()
+            ft_gen.tokenizer.padding_side = "left"
+            example_rows += run_examples(ft_gen, case, test_set, "FT", progress)
+            del ft_gen
+            env.release_memory()
+    stage("examples")
+    cost = measure_costs(case, rows)
+    stage("costs")
+    failure_profile = profile_failures(case, rows, example_rows)
+    rec = recommend(case, failure_profile, cost)
+    stage("decide")
+    figures = {
+        "case": case.name, "date": time.strftime("%Y-%m-%d"), "course_profile": env.profile(), "model": env.generator_id(),
+        "counts": {"documents": len(case.docs), "chunks": idx.count(), "questions": len(case.questions),
+                   "questions_with_sources": sum(bool(q["sources"]) for q in case.questions),
+                   "examples": len(case.examples)},
+        "index": {"name": store.name, "version": idx.manifest["version"]},
+        "scores": _summaries(rows, example_rows), "training": training,
+        "profile": {k: v for k, v in failure_profile.items() if k != "labels"}, "costs": cost,
+        "inputs": {"gap": failure_profile["gap"], "update_frequency": case.update_frequency,
+                   "monthly_calls": case.monthly_calls, "prompt_shrink": cost["prompt_shrink"]["value"],
+                   "format_is_schema": case.schema is not None},
+        "recommendation": asdict(rec), "seconds": seconds,
+    }
+    write_report(figures, failure_profile["labels"], example_rows, report_dir)
+    stage("report")
+    figures["seconds"] = seconds
+    (report_dir / "report.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    figures["report_dir"] = str(report_dir)
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+def fmt(figure: dict, percent: bool = True) -> str:
+    """A figure as 'value [low, high] (n=N)'."""
+    f = (lambda x: f"{100 * x:.0f}%") if percent else (lambda x: f"{x:.2f}")
+    return f"{f(figure['value'])} [{f(figure['low'])}, {f(figure['high'])}] (n={figure['n']})"
+
+
+def fmt_diff(comparison: dict) -> str:
+    """A paired comparison as 'b - a: +d [low, high], n, p'."""
+    p = f", McNemar p={comparison['p']:.3g}" if "p" in comparison else ""
+    return (f"{comparison['b']} - {comparison['a']}: {100 * comparison['diff']:+.1f} pts "
+            f"[{100 * comparison['low']:+.1f}, {100 * comparison['high']:+.1f}] (n={comparison['n']}{p})")
+
+
+def plot(figures: dict, path: Path | None = None):
+    """Accuracy of closed-book and RAG answers (and the examples' systems), with 95% intervals."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .plots import grouped_bars
+
+    s = figures["scores"]
+    table = [{"measure": "questions", "system": name, "score": s[key]["value"], "score_low": s[key]["low"],
+              "score_high": s[key]["high"]} for name, key in (("closed-book", "closed_book"), ("RAG", "rag"))]
+    for name, fig in s.get("examples", {}).items():
+        table.append({"measure": "examples", "system": name, "score": fig["score"]["value"],
+                      "score_low": fig["score"]["low"], "score_high": fig["score"]["high"]})
+    ax = grouped_bars(table, group="measure", hue="system", title=f"{figures['case']}: scores with 95% intervals")
+    if path is not None:
+        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(ax.figure)
+    return ax
+
+
+def markdown(figures: dict) -> str:
+    """The report as Markdown: recommendation first, then every figure with its n and interval."""
+    s, rec, cost = figures["scores"], figures["recommendation"], figures["costs"]
+    lines = [f"# Your case: {figures['case']}", "",
+             f"Measured on {figures['date']} with {figures['model']} ({figures['course_profile']} profile): "
+             f"{figures['counts']['documents']} documents ({figures['counts']['chunks']} chunks), "
+             f"{figures['counts']['questions']} questions, {figures['counts']['examples']} examples.", "",
+             f"## Recommendation: {rec['recommendation']}", ""]
+    if rec.get("try_first"):
+        lines += [f"Try first: {rec['try_first']}", ""]
+    lines += [f"- {reason}" for reason in rec["reasons"]] + ["", "Inputs, each measured on this case:", "",
+              "| input | value | from |", "|---|---|---|"]
+    p = figures["profile"]
+    share = f", behaviour share {fmt(p['behaviour_share'] | {'n': p['failures']})}" if "behaviour_share" in p else ""
+    lines += [f"| gap | {p['gap']} | {p['failures']} failures of {p['n']} answers{share} |",
+              f"| prompt shrink | {fmt(cost['prompt_shrink'])} | prompt tokens, RAG vs no context |",
+              f"| update frequency | {figures['inputs']['update_frequency']} | case.toml |",
+              f"| monthly calls | {figures['inputs']['monthly_calls']:,.0f} | case.toml |",
+              f"| format is a schema | {figures['inputs']['format_is_schema']} | case.toml |", "",
+              "## Questions", "", "![scores](scores.png)", "", "| measure | value |", "|---|---|",
+              f"| closed-book accuracy | {fmt(s['closed_book'])} |", f"| RAG accuracy | {fmt(s['rag'])} |",
+              f"| answer in the top {K} chunks | {fmt(s['answer_in_context'])} |"]
+    for key in (f"recall@{K}", "MRR"):
+        if key in s:
+            lines.append(f"| {key} (questions with sources) | {fmt(s[key], percent=False)} |")
+    lines += ["", f"Paired: {fmt_diff(s['rag_vs_closed'])}.", ""]
+    if "examples" in s:
+        lines += ["## Examples (held back from training)", "", "| system | score | valid / exact | truncated |",
+                  "|---|---|---|---|"]
+        for name, fig in s["examples"].items():
+            second = fig.get("valid") or fig.get("exact")
+            lines.append(f"| {name} | {fmt(fig['score'], percent=False)} | {fmt(second)} | "
+                         f"{fig.get('truncated', '-')} |")
+        lines += [""] + [f"- {fmt_diff(c)}" for c in s["example_comparisons"]] + [""]
+        if figures["training"]:
+            t = figures["training"]
+            lines += [f"Adapter: {t['steps']} steps on {t['train']} examples ({t['backend']}, {t['seconds']} s).", ""]
+    be = cost["break_even"]
+    lines += ["## Costs", "", f"RAG prompts {fmt(cost['rag_prompt_tokens'], percent=False)} tokens, prompts without "
+              f"context {fmt(cost['ft_prompt_tokens'], percent=False)}, answers {fmt(cost['output_tokens'], percent=False)}.",
+              "", "Break-even, RAG vs a self-hosted fine-tune: " + (f"{be['volume']:,.0f} calls a month (below it "
+              f"{be['cheaper_below']} is cheaper)." if be["volume"] else be["reason"] + "."), "",
+              "Monthly cost at this case's volume: " + ", ".join(f"{k} ${v:,.0f}" for k, v in
+                                                                 cost["monthly_usd_at_volume"].items()) + ".", "",
+              "## Time", "", ", ".join(f"{k} {v:.0f} s" for k, v in figures["seconds"].items()) + ".", ""]
+    return "\n".join(lines)
+
+
+def write_report(figures: dict, labels: list[dict], example_rows: list[dict], report_dir: Path) -> Path:
+    """report.md, report.json, scores.png, failures.jsonl and examples.jsonl in `report_dir`."""
+    plot(figures, report_dir / "scores.png")
+    for name, rows in (("failures.jsonl", labels), ("examples.jsonl", example_rows)):
+        with open(report_dir / name, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (report_dir / "report.md").write_text(markdown(figures), encoding="utf-8")
+    (report_dir / "report.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    return report_dir / "report.md"
+
+
+def summary(figures: dict) -> str:
+    """A few lines for a terminal: the recommendation and the figures behind it."""
+    s, rec = figures["scores"], figures["recommendation"]
+    lines = [f"Recommendation: {rec['recommendation']}" + (f" (try first: {rec['try_first']})"
+                                                           if rec.get("try_first") else ""),
+             f"  closed-book {fmt(s['closed_book'])}, RAG {fmt(s['rag'])}", f"  {fmt_diff(s['rag_vs_closed'])}",
+             f"  answer in the top {K} chunks {fmt(s['answer_in_context'])}"
+             + (f", recall@{K} {fmt(s[f'recall@{K}'], percent=False)}" if f"recall@{K}" in s else ""),
+             f"  gap: {figures['profile']['gap']} ({figures['profile']['failures']} failures)",
+             f"  prompt shrink {fmt(figures['costs']['prompt_shrink'])}"]
+    lines += [f"  {fmt_diff(c)}" for c in s.get("example_comparisons", [])]
+    return "\n".join(lines + [f"Report: {figures.get('report_dir', '')}/report.md"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.case", description="Run the course's decision "
+                                     "(RAG, fine-tuning or both) on your own case folder.")
+    parser.add_argument("path", help="the case folder (docs/, questions.jsonl, optional examples.jsonl and case.toml)")
+    parser.add_argument("--profile", choices=["ci", "learner"], help="smoke-sized (ci) or full (learner, default)")
+    parser.add_argument("--report", help="where to write the report (default: <workspace>/cases/<name>)")
+    parser.add_argument("--no-train", action="store_true", help="do not train an adapter on the examples")
+    args = parser.parse_args(argv)
+    if args.profile:
+        os.environ["COURSE_PROFILE"] = args.profile
+    try:
+        case = validate(args.path)
+    except CaseError as err:
+        print(f"{args.path}: {err}", file=sys.stderr)
+        return 2
+    print(f"{case.name}: {len(case.docs)} documents, {len(case.questions)} questions, {len(case.examples)} examples")
+    env.configure()
+    figures = run(case, args.report, train=not args.no_train)
+    print(summary(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
