@@ -57,7 +57,7 @@ RAG_SYSTEM = ("Answer the question in one short sentence, using only the context
               "If the context does not contain the answer, say so.")
 QA_MAX_NEW_TOKENS = 48
 CI_QUESTIONS = 24  # the ci profile answers this many questions (smoke-sized); the learner profile all of them
-STAGES = ("index", "retrieve", "answer", "examples", "costs", "decide", "report")
+STAGES = ("index", "retrieve", "answer", "examples", "decide", "report")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -670,11 +670,62 @@ def _summaries(rows: list[dict], example_rows: list[dict]) -> dict:
     return out
 
 
+def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None = None, progress: bool = True
+                   ) -> tuple[list[dict], dict | None]:
+    """The held-back examples answered by `gen` (and under the schema); with `train`, a LoRA adapter trained on
+    the rest with the course's behaviour recipe (``systems.behaviour_recipe``) and measured on the same items."""
+    from . import finetune, models, systems
+
+    if not case.examples:
+        return [], None
+    train_set, test_set = split_examples(case.examples)
+    rows = run_examples(gen, case, test_set, "base", progress)
+    if not train:
+        return rows, None
+    ft_gen = models.load_generator()
+    result = finetune.train(ft_gen, [{"messages": ex["messages"]} for ex in train_set], systems.behaviour_recipe(),
+                            output_dir=output_dir)
+    training = {"steps": result.recipe.max_steps, "seconds": round(result.seconds, 1), "losses": result.losses,
+                "backend": result.backend, "train": len(train_set), "test": len(test_set)}
+    ft_gen.model = result.model
+    ft_gen.model.eval()
+    ft_gen.tokenizer.padding_side = "left"
+    rows += run_examples(ft_gen, case, test_set, "FT", progress)
+    del ft_gen, result
+    env.release_memory()
+    return rows, training
+
+
+def assemble(case: Case, store, idx, rows: list[dict], example_rows: list[dict], training: dict | None = None,
+             seconds: dict | None = None) -> tuple[dict, list[dict]]:
+    """The report's figures from the stages' outputs (costs, failure profile, recommendation included) and the
+    failure labels, one per answer."""
+    cost = measure_costs(case, rows)
+    failure_profile = profile_failures(case, rows, example_rows)
+    rec = recommend(case, failure_profile, cost)
+    figures = {
+        "case": case.name, "date": time.strftime("%Y-%m-%d"), "course_profile": env.profile(),
+        "model": env.generator_id(),
+        "counts": {"documents": len(case.docs), "chunks": idx.count(), "questions": len(case.questions),
+                   "questions_with_sources": sum(bool(q["sources"]) for q in case.questions),
+                   "examples": len(case.examples)},
+        "index": {"name": store.name, "version": idx.manifest["version"]},
+        "scores": _summaries(rows, example_rows), "training": training,
+        "profile": {k: v for k, v in failure_profile.items() if k != "labels"}, "costs": cost,
+        "inputs": {"gap": failure_profile["gap"], "update_frequency": case.update_frequency,
+                   "monthly_calls": case.monthly_calls, "prompt_shrink": cost["prompt_shrink"]["value"],
+                   "format_is_schema": case.schema is not None},
+        "recommendation": asdict(rec), "seconds": seconds if seconds is not None else {},
+    }
+    return figures, failure_profile["labels"]
+
+
 def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bool | None = None,
         progress: bool = True, gen=None, log=print) -> dict:
     """The whole decision on a case: index, retrieve, answer, examples (train an adapter when `train`, default:
-    whenever the case has examples), costs, decide, report. Returns the report's figures; writes the report."""
-    from . import finetune, models, systems
+    whenever the case has examples), decide (costs, failure profile, recommendation), report. Returns the
+    report's figures; writes the report to `report_dir` (default ``<workspace>/cases/<name>``)."""
+    from . import models
 
     case = case if isinstance(case, Case) else validate(case)
     limit = env.by_profile(learner=None, ci=CI_QUESTIONS)
@@ -704,45 +755,12 @@ def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bo
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     stage("answer")
-    example_rows, training = [], None
-    if case.examples:
-        train_set, test_set = split_examples(case.examples)
-        example_rows = run_examples(gen, case, test_set, "base", progress)
-        if train:
-            ft_gen = models.load_generator()
-            result = finetune.train(ft_gen, [{"messages": ex["messages"]} for ex in train_set],
-                                    systems.behaviour_recipe(), output_dir=report_dir / "adapter-run")
-            training = {"steps": result.recipe.max_steps, "seconds": round(result.seconds, 1),
-                        "losses": result.losses, "backend": result.backend, "train": len(train_set),
-                        "test": len(test_set)}
-            ft_gen.model = result.model
-            ft_gen.model.eval()
-            ft_gen.tokenizer.padding_side = "left"
-            example_rows += run_examples(ft_gen, case, test_set, "FT", progress)
-            del ft_gen
-            env.release_memory()
+    example_rows, training = examples_stage(gen, case, train, report_dir / "adapter-run", progress)
     stage("examples")
-    cost = measure_costs(case, rows)
-    stage("costs")
-    failure_profile = profile_failures(case, rows, example_rows)
-    rec = recommend(case, failure_profile, cost)
+    figures, labels = assemble(case, store, idx, rows, example_rows, training, seconds)
     stage("decide")
-    figures = {
-        "case": case.name, "date": time.strftime("%Y-%m-%d"), "course_profile": env.profile(), "model": env.generator_id(),
-        "counts": {"documents": len(case.docs), "chunks": idx.count(), "questions": len(case.questions),
-                   "questions_with_sources": sum(bool(q["sources"]) for q in case.questions),
-                   "examples": len(case.examples)},
-        "index": {"name": store.name, "version": idx.manifest["version"]},
-        "scores": _summaries(rows, example_rows), "training": training,
-        "profile": {k: v for k, v in failure_profile.items() if k != "labels"}, "costs": cost,
-        "inputs": {"gap": failure_profile["gap"], "update_frequency": case.update_frequency,
-                   "monthly_calls": case.monthly_calls, "prompt_shrink": cost["prompt_shrink"]["value"],
-                   "format_is_schema": case.schema is not None},
-        "recommendation": asdict(rec), "seconds": seconds,
-    }
-    write_report(figures, failure_profile["labels"], example_rows, report_dir)
+    write_report(figures, labels, example_rows, report_dir)
     stage("report")
-    figures["seconds"] = seconds
     (report_dir / "report.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
     figures["report_dir"] = str(report_dir)
     return figures
@@ -836,10 +854,16 @@ def markdown(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(figures: dict, labels: list[dict], example_rows: list[dict], report_dir: Path) -> Path:
-    """report.md, report.json, scores.png, failures.jsonl and examples.jsonl in `report_dir`."""
+def write_report(figures: dict, labels: list[dict], example_rows: list[dict], report_dir: str | Path,
+                 answers: list[dict] | None = None) -> Path:
+    """report.md, report.json, scores.png, failures.jsonl and examples.jsonl (and answers.jsonl when `answers`
+    are given) in `report_dir`; returns the path of report.md."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
     plot(figures, report_dir / "scores.png")
-    for name, rows in (("failures.jsonl", labels), ("examples.jsonl", example_rows)):
+    files = [("failures.jsonl", labels), ("examples.jsonl", example_rows)] + ([("answers.jsonl", answers)] if answers
+                                                                            is not None else [])
+    for name, rows in files:
         with open(report_dir / name, "w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")

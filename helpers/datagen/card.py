@@ -86,6 +86,18 @@ what is unusual about it. **Nothing is trained, tuned or prompted with them**: t
 set for JSON extraction under constrained decoding (notebook 05, section 9). Not generated, so
 `python -m helpers.datagen` leaves them alone.
 
+## Cases (your own case, notebook 11)
+
+`cases/` holds case folders for `helpers.case` (the format: `cases/README.md`). `cases/python_reference`
+is the sample: its 30 documents are sections of the Python Language Reference as CPython ships them for
+`help()` (`pydoc_data/topics.py`, Python 3.11; copyright Python
+Software Foundation, licensed under the PSF License Version 2, which allows copying and redistribution with
+the licence notice: https://docs.python.org/3/license.html), written out by `scripts/make_sample_case.py` as
+.txt, .md and .html files. Its 40 questions, 36 examples and the answer schema were written by hand for this
+course. **Nothing in it comes from the course's generator, and nothing is trained on its questions**: the
+examples' held-back share (30%, seeded) is never trained on either. Not generated, so
+`python -m helpers.datagen` leaves it alone.
+
 ## The tone rules
 
 The style-guide article ({bv['article']}) defines checkable rules, read by `helpers.evaluate.tone_score`
