@@ -454,6 +454,14 @@ def validate(folder: str | Path) -> Case:
 # Measuring: one function per stage, so a notebook can run them one at a time
 # ---------------------------------------------------------------------------------------------
 
+def for_profile(case: Case, log=print) -> Case:
+    """The case as this profile measures it: all questions (learner), the first ``CI_QUESTIONS`` (ci: smoke-sized)."""
+    limit = env.by_profile(learner=None, ci=CI_QUESTIONS)
+    if not limit or len(case.questions) <= limit:
+        return case
+    log(f"ci profile: the first {limit} of {len(case.questions)} questions (the learner profile answers all)")
+    return replace(case, questions=case.questions[:limit])
+
 def build_index(case: Case, progress: bool = True):
     """Chunk the documents into a versioned Chroma index of the case's own (``IndexStore``: a re-run with the
     same documents reuses the version, a changed folder makes a new one, ``rollback`` serves the old one)."""
@@ -728,10 +736,7 @@ def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bo
     from . import models
 
     case = case if isinstance(case, Case) else validate(case)
-    limit = env.by_profile(learner=None, ci=CI_QUESTIONS)
-    if limit and len(case.questions) > limit:
-        log(f"ci profile: the first {limit} of {len(case.questions)} questions (the learner profile answers all)")
-        case = replace(case, questions=case.questions[:limit])
+    case = for_profile(case, log)
     report_dir = Path(report_dir) if report_dir else env.workspace_dir() / "cases" / slug(case.name)
     report_dir.mkdir(parents=True, exist_ok=True)
     train = bool(case.examples) if train is None else train and bool(case.examples)
