@@ -319,11 +319,94 @@ def threads_figures(steps: int = 4, repeats: int = 1) -> dict[str, dict]:
     return figures
 
 
+CITIES = ("Oslo", "Lyon", "Porto", "Gdansk", "Tartu", "Ghent", "Bergen", "Graz", "Malmo", "Cork")
+MATERIALS = ("oak", "steel", "cork", "basalt", "linen", "copper", "walnut", "slate")
+
+
+def synthetic_case(folder: Path, n_docs: int = 2000, n_questions: int = 500, seed: int = 0) -> Path:
+    """A large case for ``helpers.case``: `n_docs` catalogue pages of a made-up furniture maker (Markdown with a
+    few sections, about 250 words each) and `n_questions` questions on facts stated in one page each."""
+    import random
+
+    rng = random.Random(seed)
+    docs = folder / "docs"
+    docs.mkdir(parents=True)
+    questions = []
+    for i in range(n_docs):
+        name = f"Model {i:04d}"
+        city, material = rng.choice(CITIES), rng.choice(MATERIALS)
+        weight, warranty, code = rng.randint(3, 90), rng.randint(1, 15), f"PX-{rng.randint(10000, 99999)}"
+        filler = " ".join(rng.choice(("The finish is applied by hand.", "Each piece is inspected twice.",
+                                      "Spare parts are kept for ten years.", "Assembly takes under an hour.",
+                                      "The packaging is recycled card.", "Colours vary slightly by batch."))
+                          for _ in range(12))
+        (docs / f"model-{i:04d}.md").write_text(
+            f"# {name}\n\n## Making\n\n{name} is made in {city} from {material}. {filler}\n\n## Specifications"
+            f"\n\n{name} weighs {weight} kg and carries the part code {code}. {filler}\n\n## Warranty\n\n"
+            f"The warranty of {name} lasts {warranty} years. {filler}\n", encoding="utf-8")
+        if len(questions) < n_questions:
+            question, answer = rng.choice(((f"Where is {name} made?", city),
+                                           (f"What is the part code of {name}?", code),
+                                           (f"How many years does the warranty of {name} last?", f"{warranty} years")))
+            questions.append({"question": question, "answer": answer, "sources": [f"model-{i:04d}.md"]})
+    with open(folder / "questions.jsonl", "w", encoding="utf-8") as handle:
+        for q in questions:
+            handle.write(json.dumps(q) + "\n")
+    return folder
+
+
+def _case_worker(folder: str, out_path: str) -> None:
+    """In a process of its own: the whole case run (no examples), its stage times and the peak resident memory."""
+    import resource
+
+    from helpers import case
+
+    env.configure()
+    start = time.perf_counter()
+    figures = case.run(folder, Path(folder) / "report", progress=False, log=lambda _: None)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    Path(out_path).write_text(json.dumps({"seconds": figures["seconds"], "total_s": time.perf_counter() - start,
+                                          "counts": figures["counts"], "peak_gb": peak_kb / 1024 ** 2}))
+
+
+def case_figures(n_docs: int = 2000, n_questions: int = 500) -> dict[str, dict]:
+    """A synthetic case of `n_docs` documents and `n_questions` questions through ``helpers.case.run`` in the
+    learner profile (every question answered closed-book and with RAG), in a fresh process and workspace: documents
+    indexed per second (chunking and embedding included), questions answered per second, peak resident memory."""
+    import multiprocessing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = synthetic_case(Path(tmp) / "large-case", n_docs, n_questions)
+        saved = {k: os.environ.get(k) for k in ("COURSE_WORKSPACE", "COURSE_PROFILE", "COURSE_CACHE_DIR")}
+        os.environ["COURSE_CACHE_DIR"] = str(env.cache_dir())  # the model cache is shared, the workspace is not
+        os.environ["COURSE_WORKSPACE"] = str(Path(tmp) / "workspace")
+        os.environ["COURSE_PROFILE"] = "learner"
+        try:
+            worker = multiprocessing.get_context("spawn").Process(target=_case_worker,
+                                                                  args=(str(folder), str(Path(tmp) / "out.json")))
+            worker.start()
+            worker.join()
+            if worker.exitcode != 0:
+                raise RuntimeError(f"the large-case run failed (exit code {worker.exitcode})")
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        result = json.loads((Path(tmp) / "out.json").read_text())
+    seconds, counts = result["seconds"], result["counts"]
+    print(f"large case: {counts['documents']} documents ({counts['chunks']} chunks) indexed in {seconds['index']} s, "
+          f"{counts['questions']} questions answered in {seconds['answer']} s, peak {result['peak_gb']:.2f} GB")
+    return {"case_large_documents_per_s": {"value": round(counts["documents"] / seconds["index"], 1),
+                                           "documents": counts["documents"], "chunks": counts["chunks"]},
+            "case_large_questions_per_s": {"value": round(counts["questions"] / seconds["answer"], 2),
+                                           "questions": counts["questions"]},
+            "case_large_total_s": {"value": round(result["total_s"], 1)},
+            "case_large_peak_gb": {"value": round(result["peak_gb"], 2)}}
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--convert", action="store_true", help="also time a fresh GGUF conversion (~30 s)")
-    parser.add_argument("--only", choices=["gate", "efficiency", "threads", "constraint"],
+    parser.add_argument("--only", choices=["gate", "efficiency", "threads", "constraint", "case"],
                         help="measure one group again and update results/bench.json")
     args = parser.parse_args()
     env.configure()
@@ -334,7 +417,8 @@ def main() -> None:
             parser.error("--only updates an existing results/bench.json: run `make bench` once first")
         out = json.loads(path.read_text())
         group = {"gate": lambda: gate_figures(args.repeats), "efficiency": efficiency_figures,
-                 "threads": threads_figures, "constraint": constraint_figures}[args.only]
+                 "threads": threads_figures, "constraint": constraint_figures,
+                 "case": case_figures}[args.only]
         out["figures"].update(group())
         # the rest of the file keeps its own date and machine; this group says when and where it was measured
         out.setdefault("groups", {})[args.only] = {"date": time.strftime("%Y-%m-%d"), "machine": machine()}
@@ -366,6 +450,7 @@ def main() -> None:
     figures.update(efficiency_figures())
     figures.update(threads_figures())
     figures.update(constraint_figures())
+    figures.update(case_figures())
     out = {"machine": machine(), "tier": gen.tier, "generator": gen.model_id,
            "date": time.strftime("%Y-%m-%d"), "figures": figures}
     (ROOT / "results").mkdir(exist_ok=True)

@@ -119,6 +119,13 @@ BENCH_LABELS: dict[str, tuple[str, str]] = {
     "threads_fitted_training_s_busy": ("the same, beside one busy process", "s"),
     "threads_fitted_busy_over_alone": ("slow-down beside a busy process, fitted threads", "x"),
     "threads_fitted_over_default_alone": ("alone: fitted / default time (1 = the idle-machine speed is kept)", "x"),
+    # group "case": helpers.case on a synthetic large case (2,000 documents, 500 questions), learner profile
+    "case_large_documents_per_s": ("your own case, 2,000 documents: documents indexed per second (chunking and "
+                                   "embedding included)", "docs/s"),
+    "case_large_questions_per_s": ("the same case: questions answered per second (closed-book and RAG, 500 questions)",
+                                   "questions/s"),
+    "case_large_total_s": ("the same case: the whole run (index, retrieval, answers, report)", "s"),
+    "case_large_peak_gb": ("the same case: peak resident memory of the process", "GB"),
     # group "constraint": constrained decoding (helpers.constrain, llguidance), free and constrained in one run
     "constraint_tokenizer_build_s": ("constrained decoding: llguidance's view of the tokenizer, built once", "s"),
     "constraint_schema_compile_s": ("constrained decoding: the ticket JSON Schema compiled (first matcher)", "s"),
