@@ -2,7 +2,7 @@
 
 A case folder holds (``data/cases/README.md`` specifies each file, with an example)::
 
-    docs/             the knowledge base: .md, .txt or .html files, any names, any sub-folders
+    docs/             the knowledge base: .md, .txt, .html or .pdf files, any names, any sub-folders
     questions.jsonl   {"question", "answer"} per line, optional "aliases" and "sources" (paths in docs/)
     examples.jsonl    optional: the behaviour wanted, as chat {"messages": [...]} records
     case.toml         optional: monthly_calls, update_frequency, schema (a JSON Schema file), [prices]
@@ -39,8 +39,8 @@ from pathlib import Path
 
 from . import env
 
-DOC_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
-CONVERTIBLE = {".pdf": "a PDF", ".docx": "a Word file", ".doc": "a Word file", ".rtf": "an RTF file",
+DOC_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+CONVERTIBLE = {".docx": "a Word file", ".doc": "a Word file", ".rtf": "an RTF file",
                ".odt": "an OpenDocument file", ".pptx": "a slide deck", ".json": "a JSON file", ".csv": "a CSV file"}
 # The fewest questions with an interval worth reading: at n=20 a 95% Wilson interval on an accuracy of
 # 50% is still 0.30-0.70 (stats.wilson(10, 20)); below that it says almost nothing.
@@ -150,10 +150,35 @@ class _TextFromHTML(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+class PDFError(ValueError):
+    """A PDF that cannot be read as text (encrypted, damaged, or a scan without a text layer)."""
+
+
+def _pdf_text(path: Path) -> tuple[str, str]:
+    """The text layer of a PDF (pages separated by blank lines) and its title from the metadata, with pypdf."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise PDFError("the PDF is encrypted")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PdfReadError, OSError, ValueError, KeyError) as err:
+        if isinstance(err, PDFError):
+            raise
+        raise PDFError(f"pypdf cannot read it ({type(err).__name__}: {err})") from err
+    return "\n\n".join(p.strip() for p in pages if p.strip()), str(title).strip()
+
 def read_document(path: Path, docs_root: Path) -> dict:
     """One document as an article: ``id`` (its path under docs/), ``title`` and ``text`` (Markdown-ish)."""
-    raw = path.read_text(encoding="utf-8")
     doc_id = path.relative_to(docs_root).as_posix()
+    if path.suffix.lower() == ".pdf":
+        text, title = _pdf_text(path)
+        return {"id": doc_id, "title": (title or path.stem)[:200], "text": text,
+                "section": path.parent.relative_to(docs_root).as_posix(), "version": 1, "audience": "public"}
+    raw = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".html", ".htm"):
         parser = _TextFromHTML()
         parser.feed(raw)
@@ -172,7 +197,7 @@ def _read_docs(root: Path, problems: list[Problem]) -> list[dict]:
     docs_root = root / "docs"
     if not docs_root.is_dir():
         problems.append(Problem("docs/", "the folder is missing", f"create {docs_root} and put the knowledge base "
-                                f"in it as {', '.join(DOC_SUFFIXES[:4])} files"))
+                                "in it as .md, .txt, .html or .pdf files"))
         return []
     docs = []
     for path in sorted(p for p in docs_root.rglob("*") if p.is_file()):
@@ -183,7 +208,7 @@ def _read_docs(root: Path, problems: list[Problem]) -> list[dict]:
         if suffix not in DOC_SUFFIXES:
             kind = CONVERTIBLE.get(suffix, f"a {suffix or 'suffix-less'} file")
             problems.append(Problem(rel, f"unsupported file type: {kind}",
-                                    f"convert it to .md, .txt or .html (or move it out of docs/); supported: "
+                                    f"convert it to .md, .txt, .html or .pdf (or move it out of docs/); supported: "
                                     f"{', '.join(DOC_SUFFIXES)}"))
             continue
         try:
@@ -191,13 +216,20 @@ def _read_docs(root: Path, problems: list[Problem]) -> list[dict]:
         except UnicodeDecodeError as err:
             problems.append(Problem(rel, f"not UTF-8 text (byte {err.start})", "save it as UTF-8"))
             continue
+        except PDFError as err:
+            problems.append(Problem(rel, str(err), "export it again as a PDF with text, or convert it to .txt"))
+            continue
+        if suffix == ".pdf" and len(doc["text"].split()) < 3:
+            problems.append(Problem(rel, "the PDF has no text layer (a scan?)", "run OCR on it first (e.g. "
+                                    "ocrmypdf) or convert it to .txt"))
+            continue
         if len(doc["text"].split()) < 3:
             problems.append(Problem(rel, "the document is empty (fewer than 3 words of text)",
                                     "fill it or remove it"))
             continue
         docs.append(doc)
     if not docs and not any(p.file.startswith("docs/") for p in problems):
-        problems.append(Problem("docs/", "no documents in the folder", f"add {', '.join(DOC_SUFFIXES[:4])} files"))
+        problems.append(Problem("docs/", "no documents in the folder", "add .md, .txt, .html or .pdf files"))
     return docs
 
 

@@ -89,9 +89,41 @@ def test_missing_and_empty_docs(tmp_path):
 
 def test_an_unsupported_file_type_is_named_with_the_fix(tmp_path):
     root = write_case(tmp_path)
-    (root / "docs" / "manual.pdf").write_bytes(b"%PDF-1.4")
+    (root / "docs" / "manual.docx").write_bytes(b"PK")
     p = only(root)
-    assert p.file == "docs/manual.pdf" and "a PDF" in p.message and ".md, .txt or .html" in p.fix
+    assert p.file == "docs/manual.docx" and "a Word file" in p.message and ".md, .txt, .html or .pdf" in p.fix
+
+
+def pdf_bytes(text: str | None) -> bytes:
+    """A one-page PDF that shows `text` in Helvetica (None: a page with no text layer, as a scan has)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode() if text else b"0 0 1 rg 72 72 200 200 re f"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_is_read_with_its_text_and_a_scan_or_a_broken_one_is_refused(tmp_path):
+    root = write_case(tmp_path)
+    (root / "docs" / "catalogue.pdf").write_bytes(pdf_bytes("Purple paint is sold in tins of five litres."))
+    doc = next(d for d in case.validate(root).docs if d["id"] == "catalogue.pdf")
+    assert "Purple paint is sold in tins of five litres." in doc["text"] and doc["title"] == "catalogue"
+    (root / "docs" / "scan.pdf").write_bytes(pdf_bytes(None))
+    (root / "docs" / "broken.pdf").write_bytes(b"%PDF-1.4 and then nothing")
+    found = {p.file: p for p in problems(root)}
+    assert set(found) == {"docs/scan.pdf", "docs/broken.pdf"}
+    assert "no text layer" in found["docs/scan.pdf"].message and "OCR" in found["docs/scan.pdf"].fix
+    assert "pypdf cannot read it" in found["docs/broken.pdf"].message
 
 
 def test_an_empty_document_and_one_that_is_not_utf8(tmp_path):
@@ -187,7 +219,7 @@ def test_a_schema_typo_is_reported_with_its_path(tmp_path):
 
 def test_every_problem_is_listed_at_once_and_the_cli_exits_2_writing_nothing(tmp_path, monkeypatch, capsys):
     root = write_case(tmp_path / "case", n_questions=3)
-    (root / "docs" / "slides.pptx").write_bytes(b"PK")
+    (root / "docs" / "slides.pptx").write_bytes(b"PK")  # a slide deck: not a format the case reads
     workspace = tmp_path / "workspace"
     monkeypatch.setenv("COURSE_WORKSPACE", str(workspace))
     assert case.main([str(root)]) == 2
