@@ -178,7 +178,7 @@ def read_document(path: Path, docs_root: Path) -> dict:
         text, title = _pdf_text(path)
         return {"id": doc_id, "title": (title or path.stem)[:200], "text": text,
                 "section": path.parent.relative_to(docs_root).as_posix(), "version": 1, "audience": "public"}
-    raw = path.read_text(encoding="utf-8")
+    raw = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is dropped
     if path.suffix.lower() in (".html", ".htm"):
         parser = _TextFromHTML()
         parser.feed(raw)
@@ -237,7 +237,7 @@ def _read_jsonl(path: Path, problems: list[Problem]) -> list[tuple[int, dict]]:
     """(line number, object) for every non-blank line; a line that is not a JSON object is a problem."""
     rows = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as err:
         problems.append(Problem(path.name, f"not UTF-8 text (byte {err.start})", "save it as UTF-8"))
         return []
@@ -281,8 +281,12 @@ def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> l
 
     path = root / "questions.jsonl"
     if not path.is_file():
+        near = sorted(p.name for p in root.glob("question*") if p.is_file())
+        hint = (f"; found {', '.join(near)}: JSON Lines is one object per line, no enclosing [ ] (a CSV or a JSON "
+                "array converts in a few lines of pandas: DataFrame.to_json(orient='records', lines=True))"
+                if near else " (data/cases/README.md has an example)")
         problems.append(Problem("questions.jsonl", "the file is missing", "write one {\"question\": ..., "
-                                "\"answer\": ...} object per line (data/cases/README.md has an example)"))
+                                "\"answer\": ...} object per line" + hint))
         return []
     by_name: dict[str, list[str]] = {}
     for doc_id in doc_ids:
@@ -333,6 +337,21 @@ def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> l
     return questions
 
 
+def as_chat(record: dict) -> dict:
+    """A training record in the chat shape: ``{"messages": [...]}`` as it is; ``{"prompt", "completion"}`` (TRL's
+    prompt-completion shape, as text) and ``{"instruction", "input", "output"}`` (the Alpaca shape) turned into
+    a user and an assistant message. Anything else is returned unchanged (and refused by the check)."""
+    if "messages" in record:
+        return record
+    if isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
+        return {"messages": [{"role": "user", "content": record["prompt"]},
+                             {"role": "assistant", "content": record["completion"]}]}
+    if isinstance(record.get("instruction"), str) and isinstance(record.get("output"), str):
+        extra = record.get("input")
+        user = record["instruction"] + (f"\n\n{extra}" if isinstance(extra, str) and extra.strip() else "")
+        return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": record["output"]}]}
+    return record
+
 def _read_examples(root: Path, schema: dict | None, problems: list[Problem]) -> list[dict]:
     from .finetune import check_conversation
 
@@ -346,11 +365,13 @@ def _read_examples(root: Path, schema: dict | None, problems: list[Problem]) -> 
         validator = jsonschema.Draft202012Validator(schema)
     examples = []
     for number, obj in _read_jsonl(path, problems):
+        obj = as_chat(obj)
         try:
             messages = check_conversation(obj, where="record")
         except ValueError as err:
             problems.append(Problem(path.name, str(err).removeprefix("record: "), "write {\"messages\": [{\"role\": "
-                                    "\"user\", ...}, {\"role\": \"assistant\", ...}]}", number, "messages"))
+                                    "\"user\", ...}, {\"role\": \"assistant\", ...}]} (or {\"prompt\", \"completion\"}, or "
+                                    "{\"instruction\", \"input\", \"output\"})", number, "messages"))
             continue
         if validator is not None:
             try:
@@ -392,7 +413,7 @@ def _read_settings(root: Path, problems: list[Problem]) -> dict:
                                     "run `pip install tomli`, or use Python 3.11+"))
             return settings
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         line = re.search(r"line (\d+)", str(err))
         problems.append(Problem(path.name, f"not valid TOML: {err}", "fix the syntax (key = value, strings in "
@@ -441,7 +462,7 @@ def _read_schema(root: Path, value, problems: list[Problem]) -> dict | None:
                                 "give the path of a JSON Schema file, relative to the case folder", field="schema"))
         return None
     try:
-        schema = json.loads((root / value).read_text(encoding="utf-8"))
+        schema = json.loads((root / value).read_text(encoding="utf-8-sig"))
         schema_grammar(schema)  # meta-schema check with the path inside the schema, then llguidance compiles it
     except json.JSONDecodeError as err:
         problems.append(Problem(value, f"malformed JSON at column {err.colno}: {err.msg}", "fix the schema file",

@@ -265,3 +265,25 @@ def test_the_cli_runs_a_case_end_to_end_in_the_ci_profile(tmp_path, monkeypatch,
     # a re-run with the same documents reuses the index version instead of indexing again
     again = case.run(case.validate(root), tmp_path / "report2", progress=False, log=lambda _: None)
     assert again["index"] == figures["index"]
+
+
+def test_files_people_actually_have_bom_crlf_and_other_example_shapes(tmp_path):
+    root = write_case(tmp_path)
+    text = (root / "questions.jsonl").read_text()
+    (root / "questions.jsonl").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())  # Excel-style
+    (root / "examples.jsonl").write_text("".join(
+        json.dumps({"prompt": f"Colour {i}?", "completion": COLOURS[i % 5]} if i % 2 else
+                   {"instruction": "Name the colour.", "input": f"code {i}", "output": COLOURS[i % 5]}) + "\n"
+        for i in range(case.MIN_EXAMPLES)))
+    c = case.validate(root)
+    assert len(c.questions) == case.MIN_QUESTIONS and len(c.examples) == case.MIN_EXAMPLES
+    assert c.examples[0]["messages"] == [{"role": "user", "content": "Name the colour.\n\ncode 0"},
+                                         {"role": "assistant", "content": "red"}]
+    assert c.examples[1]["messages"][0] == {"role": "user", "content": "Colour 1?"}
+
+
+def test_a_questions_file_in_another_shape_gets_a_hint(tmp_path):
+    root = write_case(tmp_path)
+    (root / "questions.jsonl").rename(root / "questions.csv")
+    p = only(root)
+    assert "questions.csv" in p.fix and "to_json(orient='records', lines=True)" in p.fix
