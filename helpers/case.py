@@ -56,6 +56,7 @@ QA_SYSTEM = "Answer the question in one short sentence."
 RAG_SYSTEM = ("Answer the question in one short sentence, using only the context below. "
               "If the context does not contain the answer, say so.")
 QA_MAX_NEW_TOKENS = 48
+ANSWER_CHUNK = 128  # questions answered (and written to answers.jsonl) at a time by run()
 CI_QUESTIONS = 24  # the ci profile answers this many questions (smoke-sized); the learner profile all of them
 STAGES = ("index", "retrieve", "answer", "examples", "decide", "report")
 
@@ -633,18 +634,35 @@ def score_example(output: str, target: str, schema: dict | None) -> dict:
     return {"exact": evaluate.normalize(output) == evaluate.normalize(target), "score": _token_f1(output, target)}
 
 
-def run_examples(gen, case: Case, test: list[dict], system: str, progress: bool = True) -> list[dict]:
-    """`gen` on the held-back examples (and again under the schema, as ``<system>+schema``, when there is one)."""
+def with_context(messages: list[dict], index, k: int = K) -> list[dict]:
+    """An example's prompt with retrieved context: the top-`k` chunks for its last user message, added to its
+    system message (one is created when it has none), as ``rag.assemble_messages`` lays out a question's."""
+    from . import rag
+
+    query = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    context = rag.format_context(index.search(query, k=k))
+    if messages[0]["role"] == "system":
+        return [{"role": "system", "content": f"{messages[0]['content']}\n\nContext:\n{context}"}, *messages[1:]]
+    return [{"role": "system", "content": f"Use the context below where it helps.\n\nContext:\n{context}"}, *messages]
+
+
+def run_examples(gen, case: Case, test: list[dict], system: str, progress: bool = True, index=None) -> list[dict]:
+    """`gen` on the held-back examples (and again under the schema, as ``<system>+schema``, when there is one);
+    with an `index`, once more with retrieved context in the prompt, as ``<system>+RAG``."""
     from . import generate
 
     prompts = [ex["messages"][:-1] for ex in test]
     targets = [ex["messages"][-1]["content"] for ex in test]
     longest = max(len(gen.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in targets)
     max_new = min(384, longest + 32)
-    runs = [(system, {})] + ([(f"{system}+schema", {"schema": case.schema})] if case.schema is not None else [])
+    runs = [(system, prompts, {})]
+    if case.schema is not None:
+        runs.append((f"{system}+schema", prompts, {"schema": case.schema}))
+    if index is not None:
+        runs.append((f"{system}+RAG", [with_context(p, index) for p in prompts], {}))
     rows = []
-    for name, extra in runs:
-        result = generate.generate(gen, prompts, max_new_tokens=max_new, progress=progress, **extra)
+    for name, conversations, extra in runs:
+        result = generate.generate(gen, conversations, max_new_tokens=max_new, progress=progress, **extra)
         for i, ex in enumerate(test):
             row = {"id": ex["id"], "system": name, "output": result.texts[i].strip(), "new_tokens": result.new_tokens[i]}
             row |= score_example(row["output"], targets[i], case.schema)
@@ -724,23 +742,26 @@ def _summaries(rows: list[dict], example_rows: list[dict]) -> dict:
             {"exact": _proportion([r["exact"] for r in v])}) | (
             {"truncated": sum(r["truncated"] for r in v)} if "truncated" in v[0] else {}) for s, v in scores.items()}
         comparisons = []
-        for a, b in (("base", "FT"), ("base", "base+schema"), ("FT", "FT+schema"), ("FT", "base+schema")):
+        for a, b in (("base", "FT"), ("base", "base+schema"), ("FT", "FT+schema"), ("FT", "base+schema"),
+                     ("base", "base+RAG"), ("FT", "FT+RAG")):
             if a in scores and b in scores:
                 comparisons.append(_paired([r["score"] for r in scores[a]], [r["score"] for r in scores[b]], a, b))
         out["example_comparisons"] = comparisons
     return out
 
 
-def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None = None, progress: bool = True
-                   ) -> tuple[list[dict], dict | None]:
+def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None = None, progress: bool = True,
+                   index=None) -> tuple[list[dict], dict | None]:
     """The held-back examples answered by `gen` (and under the schema); with `train`, a LoRA adapter trained on
-    the rest with the course's behaviour recipe (``systems.behaviour_recipe``) and measured on the same items."""
+    the rest with the course's behaviour recipe (``systems.behaviour_recipe``) and measured on the same items.
+    With the case's `index`, the best model of the two (the adapter when trained) also answers with retrieved
+    context (``FT+RAG`` or ``base+RAG``): whether your documents help the behaviour too."""
     from . import finetune, models, systems
 
     if not case.examples:
         return [], None
     train_set, test_set = split_examples(case.examples)
-    rows = run_examples(gen, case, test_set, "base", progress)
+    rows = run_examples(gen, case, test_set, "base", progress, index=None if train else index)
     if not train:
         return rows, None
     ft_gen = models.load_generator()
@@ -751,7 +772,7 @@ def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None 
     ft_gen.model = result.model
     ft_gen.model.eval()
     ft_gen.tokenizer.padding_side = "left"
-    rows += run_examples(ft_gen, case, test_set, "FT", progress)
+    rows += run_examples(ft_gen, case, test_set, "FT", progress, index=index)
     del ft_gen, result
     env.release_memory()
     return rows, training
@@ -808,12 +829,16 @@ def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bo
     retrieved = retrieve(idx, case.questions, progress=progress)
     stage("retrieve")
     gen = gen or models.load_generator()
-    rows = answer(gen, case, retrieved, progress)
-    with open(report_dir / "answers.jsonl", "w", encoding="utf-8") as handle:  # one line per question, as answered
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    rows = []
+    with open(report_dir / "answers.jsonl", "w", encoding="utf-8") as handle:
+        for lo in range(0, len(case.questions), ANSWER_CHUNK):  # written as answered, a chunk at a time
+            part = replace(case, questions=case.questions[lo : lo + ANSWER_CHUNK])
+            for row in answer(gen, part, retrieved[lo : lo + ANSWER_CHUNK], progress):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                rows.append(row)
+            handle.flush()
     stage("answer")
-    example_rows, training = examples_stage(gen, case, train, report_dir / "adapter-run", progress)
+    example_rows, training = examples_stage(gen, case, train, report_dir / "adapter-run", progress, index=idx)
     stage("examples")
     figures, labels = assemble(case, store, idx, rows, example_rows, training, seconds)
     stage("decide")

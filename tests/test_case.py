@@ -287,3 +287,20 @@ def test_a_questions_file_in_another_shape_gets_a_hint(tmp_path):
     (root / "questions.jsonl").rename(root / "questions.csv")
     p = only(root)
     assert "questions.csv" in p.fix and "to_json(orient='records', lines=True)" in p.fix
+
+
+def test_an_example_with_context_keeps_its_turns_and_adds_the_retrieved_chunks():
+    from helpers.rag import Hit
+
+    class Index:
+        def search(self, query, k):
+            self.query = query
+            return [Hit("prices.md#000", "prices.md", 1.0, 1, "Prices\nA litre of red paint costs 10 euros.")]
+
+    index = Index()
+    plain = [{"role": "user", "content": "Price of red?"}]
+    with_system = [{"role": "system", "content": "Answer in JSON."}, *plain]
+    out = case.with_context(with_system, index)
+    assert index.query == "Price of red?" and out[1:] == plain
+    assert out[0]["content"].startswith("Answer in JSON.\n\nContext:\n[prices.md] Prices")
+    assert case.with_context(plain, index)[0]["role"] == "system" and case.with_context(plain, index)[1:] == plain
