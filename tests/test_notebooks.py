@@ -113,6 +113,8 @@ TAUGHT = {
                                "llguidance.LLMatcher(", "fill_next_token_bitmask(", "logits_processor="],
     "06_hybrid_stack.ipynb": ["rag.Hit(", "tasks.messages("],
     "07_speculative_rag.ipynb": ["output_scores=True", "return_dict_in_generate=True", "compute_transition_scores("],
+    "11_your_case.ipynb": ["chromadb.EphemeralClient(", ".upsert(", "query_embeddings=", "case.validate(",
+                           "case.build_index(", "case.examples_stage(", "case.assemble("],
 }
 
 
