@@ -57,7 +57,7 @@ RAG_SYSTEM = ("Answer the question in one short sentence, using only the context
               "If the context does not contain the answer, say so.")
 QA_MAX_NEW_TOKENS = 48
 ANSWER_CHUNK = 128  # questions answered (and written to answers.jsonl) at a time by run()
-CI_QUESTIONS = 24  # the ci profile answers this many questions (smoke-sized); the learner profile all of them
+CI_QUESTIONS = 20  # the ci profile answers this many questions (smoke-sized); the learner profile all of them
 STAGES = ("index", "retrieve", "answer", "examples", "decide", "report")
 
 
@@ -509,12 +509,13 @@ def validate(folder: str | Path) -> Case:
 # ---------------------------------------------------------------------------------------------
 
 def for_profile(case: Case, log=print) -> Case:
-    """The case as this profile measures it: all questions (learner), the first ``CI_QUESTIONS`` (ci: smoke-sized)."""
-    limit = env.by_profile(learner=None, ci=CI_QUESTIONS)
-    if not limit or len(case.questions) <= limit:
+    """The case as this profile measures it: everything (learner); in the ci profile (smoke-sized) the first
+    ``CI_QUESTIONS`` questions and the first ``MIN_EXAMPLES`` examples."""
+    if env.profile() != "ci" or (len(case.questions) <= CI_QUESTIONS and len(case.examples) <= MIN_EXAMPLES):
         return case
-    log(f"ci profile: the first {limit} of {len(case.questions)} questions (the learner profile answers all)")
-    return replace(case, questions=case.questions[:limit])
+    log(f"ci profile: the first {min(CI_QUESTIONS, len(case.questions))} of {len(case.questions)} questions and "
+        f"{min(MIN_EXAMPLES, len(case.examples))} of {len(case.examples)} examples (the learner profile uses all)")
+    return replace(case, questions=case.questions[:CI_QUESTIONS], examples=case.examples[:MIN_EXAMPLES])
 
 def build_index(case: Case, progress: bool = True):
     """Chunk the documents into a versioned Chroma index of the case's own (``IndexStore``: a re-run with the
