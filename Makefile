@@ -58,6 +58,7 @@ check: setup lint  ## the inner loop, under 3 minutes: lint + the fast unit test
 
 # `make test` runs the parts below one by one (scripts/test_parts.py) and ends with a table of each part's
 # seconds, printed even when a part fails; budget 30 minutes from a fresh clone on 2 cores (DESIGN.md).
+# setup-unsloth (an install: downloads and disk) runs beside unit; its output is printed at its turn.
 test:  ## everything: setup, lint, unit, notebooks, setup-unsloth, test-unsloth, smoke; a time table at the end
 	$(PYTHON) scripts/test_parts.py
 

@@ -264,11 +264,11 @@ def test_micro_batches_give_the_same_losses_in_fp32(tmp_path):
     losses = {}
     for micro in (4, 2, 1):
         gen = models.load_generator(tier="cpu", dtype="fp32")
-        run = finetune.train(gen, records, finetune.Recipe(max_steps=3, batch_size=4, micro_batch_size=micro,
+        run = finetune.train(gen, records, finetune.Recipe(max_steps=2, batch_size=4, micro_batch_size=micro,
                                                            precision="fp32", learning_rate=1e-3), tmp_path / str(micro))
         losses[micro] = [loss for _, loss in run.losses]
         assert run.info["micro_batch_size"] == micro and run.info["gradient_accumulation_steps"] == 4 // micro
-    assert len(losses[4]) == 3
+    assert len(losses[4]) == 2
     assert losses[2] == pytest.approx(losses[4], abs=2e-4) and losses[1] == pytest.approx(losses[4], abs=2e-4)
 
 
@@ -305,7 +305,7 @@ def test_answer_loss_matches_trls_loss(tmp_path):
     runs = {}
     for lean in (True, False):
         gen = models.load_generator(tier="cpu", dtype="fp32")
-        runs[lean] = finetune.train(gen, records, finetune.Recipe(max_steps=3, batch_size=4, precision="fp32",
+        runs[lean] = finetune.train(gen, records, finetune.Recipe(max_steps=2, batch_size=4, precision="fp32",
                                                                   learning_rate=1e-3, answer_only_loss=lean),
                                     tmp_path / str(lean))
     assert runs[True].info["loss"].startswith("answer") and runs[False].info["loss"].startswith("TRL")

@@ -366,15 +366,17 @@ def test_cost_explorer_redraws_and_reads_whole(chromium, lab):
         assert "At 1,000,000 calls a month" in first["text"], f"unexpected starting summary: {first['text']!r}"
         # 1. Volume: the summary's costs and the plot's volume marker move.
         drag(page, volume, 0.8)
-        second = poll(view, lambda v: v["text"] != first["text"] and v["pixels"] != first["pixels"],
-                      REDRAW_S, "moving 'calls / month' did not change both the summary and the plot")
+        # The summary is set before the plot, and a reflow of the summary can change the plot's screenshot
+        # before its new image arrives: wait for the image itself to be replaced (a new blob URL) too.
+        second = poll(view, lambda v: v["text"] != first["text"] and v["src"] != first["src"]
+                      and v["pixels"] != first["pixels"], REDRAW_S,
+                      "moving 'calls / month' did not change the summary, replace the plot and change its pixels")
         assert second["volume"] != first["volume"], "the volume readout did not move"
-        assert second["src"] != first["src"], "the plot image was not replaced"
         print(f"cost explorer: calls / month {first['volume']} -> {second['volume']}")
         # 2. Retraining cost: the break-even text and the plot's break-even line move.
         drag(page, hours, 0.6)
         third = poll(view, lambda v: break_even(v["text"]) != break_even(second["text"])
-                     and v["pixels"] != second["pixels"], REDRAW_S,
+                     and v["src"] != second["src"] and v["pixels"] != second["pixels"], REDRAW_S,
                      "moving 'GPU-hours per retrain' did not change both the break-even text and the plot")
         assert third["hours"] != second["hours"], "the GPU-hours readout did not move"
         print(f"cost explorer: GPU-hours {second['hours']} -> {third['hours']}: "
