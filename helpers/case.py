@@ -839,7 +839,7 @@ def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bo
                 rows.append(row)
             handle.flush()
     stage("answer")
-    example_rows, training = examples_stage(gen, case, train, report_dir / "adapter-run", progress, index=idx)
+    example_rows, training = examples_stage(gen, case, train, None, progress, index=idx)  # trainer scratch: runs/ in the workspace
     stage("examples")
     figures, labels = assemble(case, store, idx, rows, example_rows, training, seconds)
     stage("decide")

@@ -261,6 +261,7 @@ def test_the_cli_runs_a_case_end_to_end_in_the_ci_profile(tmp_path, monkeypatch,
     report = (tmp_path / "report" / "report.md").read_text()
     assert "## Recommendation" in report and "(n=20" in report and (tmp_path / "report" / "scores.png").is_file()
     rows = (tmp_path / "report" / "answers.jsonl").read_text().splitlines()
+    assert all(p.is_file() for p in (tmp_path / "report").iterdir()), "the report folder holds the report's files only"
     assert len(rows) == case.MIN_QUESTIONS
     # a re-run with the same documents reuses the index version instead of indexing again
     again = case.run(case.validate(root), tmp_path / "report2", progress=False, log=lambda _: None)
