@@ -33,7 +33,7 @@ import re
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -51,6 +51,7 @@ SPLIT_SEED = 3407
 TOML_KEYS = ("name", "monthly_calls", "update_frequency", "schema", "prices")
 DEFAULT_MONTHLY_CALLS = 100_000
 DEFAULT_UPDATE_FREQUENCY = "monthly"
+CHUNKING = {"strategy": "heading", "size": 180, "overlap": 30}  # sections first: people's documents have headings
 K = 5  # chunks in the RAG prompt; recall is read at the same depth
 QA_SYSTEM = "Answer the question in one short sentence."
 RAG_SYSTEM = ("Answer the question in one short sentence, using only the context below. "
@@ -174,24 +175,22 @@ def _pdf_text(path: Path) -> tuple[str, str]:
 
 def read_document(path: Path, docs_root: Path) -> dict:
     """One document as an article: ``id`` (its path under docs/), ``title`` and ``text`` (Markdown-ish)."""
-    doc_id = path.relative_to(docs_root).as_posix()
-    if path.suffix.lower() == ".pdf":
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
         text, title = _pdf_text(path)
-        return {"id": doc_id, "title": (title or path.stem)[:200], "text": text,
-                "section": path.parent.relative_to(docs_root).as_posix(), "version": 1, "audience": "public"}
-    raw = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors write one) is dropped
-    if path.suffix.lower() in (".html", ".htm"):
+        title = title or path.stem
+    elif suffix in (".html", ".htm"):
         parser = _TextFromHTML()
-        parser.feed(raw)
+        parser.feed(path.read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark (Windows editors) is dropped
         text, title = parser.text(), html.unescape(parser.title).strip()
     else:
-        text, title = raw.replace("\r\n", "\n").strip(), ""
-    heading = re.search(r"(?m)^# (.+)$", text)
+        text, title = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n").strip(), ""
     if not title:
+        heading = re.search(r"(?m)^# (.+)$", text)
         title = heading.group(1).strip() if heading else next((x.strip() for x in text.splitlines() if x.strip()),
                                                                path.stem)
-    return {"id": doc_id, "title": title[:200], "text": text, "section": path.parent.relative_to(docs_root).as_posix(),
-            "version": 1, "audience": "public"}
+    return {"id": path.relative_to(docs_root).as_posix(), "title": title[:200], "text": text,
+            "section": path.parent.relative_to(docs_root).as_posix(), "version": 1, "audience": "public"}
 
 
 def _read_docs(root: Path, problems: list[Problem]) -> list[dict]:
@@ -435,7 +434,7 @@ def _read_settings(root: Path, problems: list[Problem]) -> dict:
     else:
         settings["update_frequency"] = frequency
     prices = raw.get("prices", {})
-    known = [f.name for f in __import__("dataclasses").fields(costs.Prices)]
+    known = [f.name for f in fields(costs.Prices)]
     if not isinstance(prices, dict):
         problems.append(Problem(path.name, "prices must be a table", "write [prices] then key = value lines",
                                 field="prices"))
@@ -523,9 +522,8 @@ def build_index(case: Case, progress: bool = True):
     from . import index, rag
 
     store = index.IndexStore(slug(f"case-{case.name}"))
-    chunks = rag.chunk_corpus(case.docs)
-    manifest = store.build(chunks, corpus_version=1, chunking={"strategy": "heading", "size": 180, "overlap": 30},
-                           progress=progress)
+    chunks = rag.chunk_corpus(case.docs, **CHUNKING)
+    manifest = store.build(chunks, corpus_version=1, chunking=CHUNKING, progress=progress)
     store.promote(manifest["version"])
     return store, store.open(manifest["version"])
 
@@ -770,9 +768,6 @@ def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None 
                             output_dir=output_dir)
     training = {"steps": result.recipe.max_steps, "seconds": round(result.seconds, 1), "losses": result.losses,
                 "backend": result.backend, "train": len(train_set), "test": len(test_set)}
-    ft_gen.model = result.model
-    ft_gen.model.eval()
-    ft_gen.tokenizer.padding_side = "left"
     rows += run_examples(ft_gen, case, test_set, "FT", progress, index=index)
     del ft_gen, result
     env.release_memory()
@@ -845,7 +840,6 @@ def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bo
     stage("decide")
     write_report(figures, labels, example_rows, report_dir)
     stage("report")
-    (report_dir / "report.json").write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
     figures["report_dir"] = str(report_dir)
     return figures
 

@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -377,20 +378,15 @@ def case_figures(n_docs: int = 2000, n_questions: int = 500) -> dict[str, dict]:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = synthetic_case(Path(tmp) / "large-case", n_docs, n_questions)
-        saved = {k: os.environ.get(k) for k in ("COURSE_WORKSPACE", "COURSE_PROFILE", "COURSE_CACHE_DIR")}
-        os.environ["COURSE_CACHE_DIR"] = str(env.cache_dir())  # the model cache is shared, the workspace is not
-        os.environ["COURSE_WORKSPACE"] = str(Path(tmp) / "workspace")
-        os.environ["COURSE_PROFILE"] = "learner"
-        try:
+        # the spawned worker inherits these; the model cache is shared, the workspace is not
+        with mock.patch.dict(os.environ, {"COURSE_CACHE_DIR": str(env.cache_dir()), "COURSE_PROFILE": "learner",
+                                          "COURSE_WORKSPACE": str(Path(tmp) / "workspace")}):
             worker = multiprocessing.get_context("spawn").Process(target=_case_worker,
                                                                   args=(str(folder), str(Path(tmp) / "out.json")))
             worker.start()
             worker.join()
-            if worker.exitcode != 0:
-                raise RuntimeError(f"the large-case run failed (exit code {worker.exitcode})")
-        finally:
-            for key, value in saved.items():
-                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        if worker.exitcode != 0:
+            raise RuntimeError(f"the large-case run failed (exit code {worker.exitcode})")
         result = json.loads((Path(tmp) / "out.json").read_text())
     seconds, counts = result["seconds"], result["counts"]
     print(f"large case: {counts['documents']} documents ({counts['chunks']} chunks) indexed in {seconds['index']} s, "
