@@ -548,7 +548,7 @@ def retrieve(index, questions: list[dict], k: int = K, progress: bool = True) ->
 
 
 def answer(gen, case: Case, retrieved: list[dict], progress: bool = True) -> list[dict]:
-    """Closed-book and RAG answers to every question, scored (``evaluate.exact_match``), with token counts."""
+    """Closed-book and RAG answers to every question, scored (``evaluate.grade``), with token counts."""
     from . import evaluate, generate, rag
 
     closed_prompts = [[{"role": "system", "content": QA_SYSTEM}, {"role": "user", "content": q["question"]}]
@@ -562,7 +562,8 @@ def answer(gen, case: Case, retrieved: list[dict], progress: bool = True) -> lis
         row = {"id": q["id"], "line": q["line"], "question": q["question"], "answer": q["answer"]}
         for name, result in (("closed", closed), ("rag", with_rag)):
             text = result.texts[i].strip()
-            row[name] = {"output": text, "correct": evaluate.exact_match(text, q["answer"], q["aliases"]),
+            verdict = evaluate.grade(text, q["answer"], q["aliases"], question=q["question"])
+            row[name] = {"output": text, "correct": verdict.correct, "reason": verdict.reason,
                          "prompt_tokens": result.prompt_tokens[i], "new_tokens": result.new_tokens[i]}
         row |= {k: v for k, v in retrieved[i].items() if k not in ("id", "hits")}
         rows.append(row)

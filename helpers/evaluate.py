@@ -1,6 +1,8 @@
 """Deterministic metrics for every task of the course (no LLM judge).
 
-- QA: :func:`normalize` and :func:`exact_match` (answer or alias, see the rule below).
+- QA: :func:`answer_correct` and :func:`grade` (the one QA grader, ``helpers.grader``: the answer anywhere in
+  the reply, no credit for echoes, hedges, negations or a rival value); :func:`exact_match` is the old strict
+  rule (whole reply or at most 20 words), kept only to compare the two in notebook 04.
 - JSON extraction: :func:`json_scores` (validity, exact object, per-field accuracy).
 - Tone: :func:`tone_score` (the style guide's rules, read from the facts file).
 - SQL: :func:`sql_execution_match` (result multisets compared on the analytics database).
@@ -18,11 +20,35 @@ from collections.abc import Sequence
 
 # normalize lives in textnorm, the bottom of the layering, so data can use it without importing evaluate;
 # evaluate.normalize stays the name the notebooks and tests use.
+from .grader import REASONS, Verdict, answer_correct, grade  # noqa: F401  (the QA grader; see helpers.grader)
 from .textnorm import normalize  # noqa: F401
 
 
+def qa_gold(item: dict, version: int = 1) -> dict:
+    """A question item's gold at corpus `version`: ``{"answer", "aliases", "others"}``; ``others`` are the
+    rival values of the same fact (a live fact's answer in the other corpus version), for :func:`grade`.
+
+    >>> qa_gold({"answer_v1": "14 days", "aliases_v1": ["14"], "answer_v2": "30 days", "aliases_v2": ["30"]}, 2)
+    {'answer': '30 days', 'aliases': ['30'], 'others': ['14 days', '14']}
+    """
+    if not isinstance(item, dict):
+        raise TypeError(f"item must be a task item (a dict), got {type(item).__name__}")
+    if version not in (1, 2):
+        raise ValueError(f"version must be 1 or 2, got {version!r}")
+    if item.get("answer"):
+        return {"answer": item["answer"], "aliases": list(item.get("aliases") or []), "others": []}
+    if f"answer_v{version}" not in item:
+        raise KeyError(f"item {item.get('id', '?')!r} has neither 'answer' nor 'answer_v{version}'")
+    other = 3 - version
+    answer = item[f"answer_v{version}"]
+    others = []
+    if item.get(f"answer_v{other}") and normalize(item[f"answer_v{other}"]) != normalize(answer):
+        others = [item[f"answer_v{other}"], *item.get(f"aliases_v{other}", [])]
+    return {"answer": answer, "aliases": list(item.get(f"aliases_v{version}") or []), "others": others}
+
+
 def exact_match(pred: str, answer: str, aliases: Sequence[str] = (), max_words: int = 20) -> bool:
-    """True when the prediction gives the answer.
+    """The old, strict rule (kept to compare it with :func:`answer_correct` in notebook 04; score with that).
 
     Rule: after :func:`normalize`, the prediction equals the answer or one alias; or the
     prediction is short (at most ``max_words`` normalised words) and the answer or an alias
@@ -133,7 +159,7 @@ def tone_score(reply: str, item: dict, voice: dict | None = None) -> dict:
         cites = [v["citation_format"].format(article_id=s) for s in item.get("sources", [])]
         rules["citation"] = any(c in reply for c in cites)
         body = "\n".join(lines[1:-1]) if len(lines) > 2 else reply
-        fact = exact_match(body, item["fact_answer"], item.get("fact_aliases", []), max_words=v["max_words"])
+        fact = answer_correct(body, item["fact_answer"], item.get("fact_aliases", []))
     score = sum(rules.values()) / len(rules)
     return {**rules, "score": score, "fact": fact}
 

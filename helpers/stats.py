@@ -133,3 +133,36 @@ def bootstrap_ci(values: Sequence[float], n: int = 2000, level: float = 0.95, se
         raise ValueError("no values to bootstrap")
     values = [float(v) for v in values]
     return bootstrap_stat(values, lambda sample: sum(sample) / len(sample), n_boot=n, level=level, seed=seed)
+
+
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
+    """Cohen's kappa of two raters' yes/no verdicts on the same items: agreement beyond what their rates of
+    "yes" alone would give by chance, (p_o - p_e) / (1 - p_e) (Cohen 1960). 1 is perfect agreement, 0 chance.
+    None when chance agreement is already 1 (both raters said the same thing on every item)."""
+    if len(a) != len(b):
+        raise ValueError(f"the two raters judged {len(a)} and {len(b)} items; pass verdicts on the same items")
+    if not a:
+        raise ValueError("no items: kappa needs at least one verdict from each rater")
+    n = len(a)
+    observed = sum(bool(x) == bool(y) for x, y in zip(a, b, strict=True)) / n
+    pa, pb = sum(map(bool, a)) / n, sum(map(bool, b)) / n
+    chance = pa * pb + (1 - pa) * (1 - pb)
+    return None if chance == 1 else (observed - chance) / (1 - chance)
+
+
+def agreement(reference: Sequence[bool], rater: Sequence[bool], level: float = 0.95, seed: int = 0) -> dict:
+    """How a rater (a grader) agrees with a reference (careful human reading) on the same items: ``n``,
+    ``agreement`` with its Wilson interval, ``kappa`` with its bootstrap interval (resampling items), and the
+    confusion counts ``both_correct``, ``both_wrong``, ``missed`` (reference correct, rater wrong) and
+    ``false_credit`` (reference wrong, rater correct)."""
+    pairs = [(bool(x), bool(y)) for x, y in zip(reference, rater, strict=True)]
+    if not pairs:
+        raise ValueError("no items: agreement needs verdicts from both raters")
+    hits = sum(x == y for x, y in pairs)
+    share, low, high = wilson(hits, len(pairs), level)
+    kappa, k_low, k_high = bootstrap_stat(pairs, lambda s: cohen_kappa([x for x, _ in s], [y for _, y in s]),
+                                          level=level, seed=seed)
+    return {"n": len(pairs), "agreement": share, "agreement_low": low, "agreement_high": high,
+            "kappa": kappa, "kappa_low": k_low, "kappa_high": k_high,
+            "both_correct": sum(x and y for x, y in pairs), "both_wrong": sum(not x and not y for x, y in pairs),
+            "missed": sum(x and not y for x, y in pairs), "false_credit": sum(y and not x for x, y in pairs)}

@@ -116,7 +116,7 @@ def messages(task: str, item: dict, answer: bool = False, system: str | None = N
 def score(task: str, item: dict, output: str, version: int = 1, conn=None) -> dict:
     """Score one model output; every result has a ``score`` in [0, 1] (the benchmark's headline metric).
 
-    qa_*: exact match with aliases. json_extraction: field accuracy (plus validity and exactness).
+    qa_*: ``evaluate.grade`` (the answer or an alias stated in the reply; ``reason`` says why not). json_extraction: field accuracy (plus validity and exactness).
     tone: the style-guide rubric (plus ``fact`` when the reply must state one). sql: execution match.
     """
     from . import data, evaluate
@@ -125,10 +125,8 @@ def score(task: str, item: dict, output: str, version: int = 1, conn=None) -> di
     if not isinstance(output, str):
         raise TypeError(f"a model output is a string, got {type(output).__name__}")
     if task in KNOWLEDGE_TASKS:
-        answer = item.get("answer") or item[f"answer_v{version}"]
-        aliases = item.get("aliases") if "answer" in item else item[f"aliases_v{version}"]
-        ok = evaluate.exact_match(output, answer, aliases)
-        return {"correct": ok, "score": float(ok)}
+        verdict = evaluate.grade(output, **evaluate.qa_gold(item, version), question=item.get("question"))
+        return {"correct": verdict.correct, "reason": verdict.reason, "score": float(verdict.correct)}
     if task == "json_extraction":
         result = evaluate.json_scores(output, item["target"])
         return {**result, "score": result["field_accuracy"]}

@@ -112,3 +112,27 @@ def test_bootstrap_stat_leaves_out_resamples_where_the_statistic_is_undefined():
 
 def test_wilson_ends_are_exact_at_none_and_all():
     assert stats.wilson(0, 20)[1] == 0.0 and stats.wilson(20, 20)[2] == 1.0
+
+
+def test_cohen_kappa_known_values():
+    from helpers import stats
+
+    assert stats.cohen_kappa([1, 1, 0, 0], [1, 1, 0, 0]) == 1.0
+    # 20 items: 15 agree; rates 0.5 and 0.5 -> chance 0.5 -> kappa 0.5
+    a = [1] * 10 + [0] * 10
+    b = [1] * 8 + [0] * 2 + [0] * 7 + [1] * 3
+    assert abs(stats.cohen_kappa(a, b) - (0.75 - 0.5) / 0.5) < 1e-12
+    assert stats.cohen_kappa([1, 1], [1, 1]) is None
+    with pytest.raises(ValueError, match="same items"):
+        stats.cohen_kappa([1], [1, 0])
+
+
+def test_agreement_counts_and_intervals():
+    from helpers import stats
+
+    ref = [True] * 10 + [False] * 10
+    got = [True] * 8 + [False] * 2 + [False] * 7 + [True] * 3
+    a = stats.agreement(ref, got)
+    assert (a["n"], a["missed"], a["false_credit"], a["both_correct"], a["both_wrong"]) == (20, 2, 3, 8, 7)
+    assert a["agreement_low"] < a["agreement"] == 0.75 < a["agreement_high"]
+    assert a["kappa_low"] <= a["kappa"] <= a["kappa_high"]

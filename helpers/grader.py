@@ -1,0 +1,374 @@
+"""The course's one question-answering grader: is the answer in the reply, stated as the answer?
+
+Rules (each one was a measured failure of the old 20-word exact-match rule, see ``data/labels/README.md``):
+
+- the answer or an alias anywhere in a reply of **any length**, on token boundaries;
+- tokens keep what makes answers distinct: the dashes and the case of a command-line option (``-r`` is not
+  ``-R``, ``-a`` is not the article "a"), decimals, currency, ``%``, ids such as ``CFX-5030`` or
+  ``region.failover``; a looser form (hyphens and camelCase split, plurals folded, "thirty" read as 30)
+  finds the same answer written another way;
+- an **echo** gives no credit: when every content word of the answer is already in the question
+  ("files with matches" for ``--files-with-matches``) the reply must carry the answer's own distinct form;
+- a **hedge** is wrong: the answer joined by "or" to another value of the same shape ("$49 or $55");
+- a **negated** answer is wrong: "not", "no", "never" or a "n't" word directly before it ("It is not 30 days");
+- a **conflict** is wrong: the reply also asserts a rival value given in ``others`` (the old price beside the
+  new one), unless it is marked as past ("was $49", "from $49").
+
+A reply is correct when one occurrence of the answer is clean and no rival value is asserted.
+
+Example::
+
+    >>> answer_correct("Use tee -a to append.", "-a")
+    True
+    >>> grade("It is not 30 days.", "30 days").reason
+    'negated'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+REASONS = ("found", "not found", "echo", "hedge", "negated", "conflict", "empty reply")
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_TOKEN = re.compile(
+    r"(?P<opt>(?<![\w-])--?[A-Za-z][\w-]*)"
+    r"|(?P<cur>[$€£¥])"
+    r"|(?P<pct>%)"
+    r"|(?P<word>[^\W_](?:\w|[.'’/:-](?=[^\W_]))*)"
+    r"|(?P<stop>[.;!?]|,|\n)"
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_ARTICLES = {"a", "an", "the"}
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+          "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+          "seventeen": 17, "eighteen": 18, "nineteen": 19, "zero": 0}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+         "ninety": 90}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_CURRENCY_WORDS = {"usd", "dollar", "dollars", "eur", "euro", "euros"}
+_NEGATORS = {"not", "no", "never", "none", "neither", "nor", "without", "cannot"}
+_PAST = {"was", "were", "previously", "formerly", "old", "from", "used", "before", "earlier", "instead", "until"}
+# Function words that do not make an answer the question's own words.
+_FUNCTION = {"of", "to", "in", "on", "for", "and", "or", "with", "by", "per", "is", "are", "be", "it", "its", "at",
+             "as", "from", "that", "this", "your", "you"}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    strict: str   # the distinct form: options keep dashes and case; numbers canonical; words lower case
+    kind: str     # opt, cur, pct, num, word
+    cap: bool     # written with a capital letter (a name)
+    stop_before: bool  # a clause boundary (. , ; ! ? newline) comes right before it
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`grade` decided: ``correct``, the ``reason`` (one of ``REASONS``) and the form it matched."""
+
+    correct: bool
+    reason: str
+    matched: str | None = None
+
+
+def _number(text: str) -> str:
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.lstrip("0") or "0"
+
+
+def _words_to_number(words: list[str]) -> int | None:
+    total, current, seen = 0, 0, False
+    for w in words:
+        if w in _UNITS:
+            current += _UNITS[w]
+        elif w in _TENS:
+            current += _TENS[w]
+        elif w in _SCALES:
+            current = max(current, 1) * _SCALES[w]
+            if _SCALES[w] >= 1000:
+                total, current = total + current, 0
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def _tokens(text: str) -> list[_Tok]:
+    """The reply (or answer, or question) as distinct-form tokens, boundaries recorded on the next token."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    text = _THOUSANDS.sub("", text)
+    raw: list[tuple[str, str, bool, bool]] = []
+    stop = False
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        value = m.group()
+        if kind == "stop":
+            stop = True
+            continue
+        if kind == "word":
+            lower = value.lower()
+            if lower.endswith("'s") and len(lower) > 2:
+                lower, value = lower[:-2], value[:-2]
+            if lower in ("percent", "per cent"):
+                raw.append(("%", "pct", False, stop))
+            elif _NUMBER.fullmatch(lower):
+                raw.append((_number(lower), "num", False, stop))
+            else:
+                raw.append((lower, "word", value[:1].isupper(), stop))
+        elif kind == "opt":
+            raw.append((value, "opt", False, stop))
+        else:
+            raw.append((value if kind == "cur" else "%", kind, False, stop))
+        stop = False
+    # number words ("thirty", "twenty-five", "a hundred") to digits
+    out: list[_Tok] = []
+    i = 0
+    while i < len(raw):
+        j = i
+        while j < len(raw) and raw[j][1] == "word" and all(p in _UNITS or p in _TENS or p in _SCALES
+                                                          for p in raw[j][0].split("-")):
+            j += 1
+        if j > i:
+            value = _words_to_number([p for r in raw[i:j] for p in r[0].split("-")])
+            out.append(_Tok(str(value), "num", False, raw[i][3]))
+            i = j
+            continue
+        strict, kind, cap, stop = raw[i]
+        if kind == "word" and strict in _CURRENCY_WORDS and out and out[-1].kind == "num":
+            # "49 dollars", "49 USD" -> "$ 49"
+            number = out.pop()
+            out += [_Tok("$", "cur", False, number.stop_before), number]
+        elif kind == "word" and strict == "us" and i + 1 < len(raw) and raw[i + 1][1] == "cur":
+            pass  # "US$499" is "$499"
+        elif kind == "word" and strict in _ARTICLES:
+            if stop and i + 1 < len(raw):  # the article's boundary belongs to the next token
+                raw[i + 1] = (*raw[i + 1][:3], True)
+        else:
+            out.append(_Tok(strict, kind, cap, stop))
+        i += 1
+    return out
+
+
+def _loose_parts(tok: _Tok) -> list[str]:
+    """The looser form: dashes and underscores dropped, hyphens and camelCase split, digits split from letters,
+    plurals folded. ``CFX-5030`` -> cfx 5030; ``--files-with-matches`` -> file with matche."""
+    if tok.kind in ("cur", "pct", "num"):
+        return [tok.strict]
+    text = tok.strict.lstrip("-") if tok.kind == "opt" else tok.strict
+    parts = []
+    for piece in re.split(r"[-]+", text):
+        piece = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", piece)
+        piece = re.sub(r"(?<=\d)(?=[A-Za-z])|(?<=[A-Za-z])(?=\d)", " ", piece)
+        for p in piece.lower().split():
+            if _NUMBER.fullmatch(p):
+                p = _number(p)
+            elif len(p) > 3 and p.endswith("s") and not p.endswith("ss"):
+                p = p[:-1]
+            parts.append(p)
+    return [p for p in parts if p]
+
+
+def _camel_source(text: str) -> list[_Tok]:
+    """Tokens whose word forms keep their original case long enough to split camelCase in the loose form."""
+    toks = _tokens(text)
+    originals = [m.group() for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).replace("’", "'"))
+                 if m.lastgroup == "word"]
+    camel = {o.lower().removesuffix("'s"): o.removesuffix("'s") for o in originals if re.search(r"[a-z][A-Z]", o)}
+    return [(_Tok(camel[t.strict], t.kind, t.cap, t.stop_before) if t.kind == "word" and t.strict in camel else t)
+            for t in toks]
+
+
+@dataclass
+class _Seq:
+    toks: list[_Tok]
+    strict: list[str]
+    loose: list[str]
+    owner: list[int]          # loose index -> strict index
+    start: list[int]          # strict index -> first loose index
+
+    @classmethod
+    def of(cls, text: str) -> _Seq:
+        toks = _camel_source(text)
+        loose, owner, start = [], [], []
+        for i, t in enumerate(toks):
+            start.append(len(loose))
+            for p in _loose_parts(t):
+                loose.append(p)
+                owner.append(i)
+        strict = [t.strict if t.kind == "opt" else t.strict.lower() for t in toks]
+        return cls(toks, strict, loose, owner, start)
+
+
+def _find(haystack: list[str], needle: list[str]) -> list[int]:
+    n = len(needle)
+    return [i for i in range(len(haystack) - n + 1) if n and haystack[i:i + n] == needle]
+
+
+def _shape(seq: _Seq, lo: int, hi: int) -> str:
+    kinds = {seq.toks[seq.owner[k]].kind for k in range(lo, hi)}
+    if "num" in kinds:
+        return "num"
+    if "opt" in kinds:
+        return "opt"
+    if seq.toks[seq.owner[lo]].cap:
+        return "cap"
+    return "word"
+
+
+def _same_shape(seq: _Seq, k: int, shape: str, gold_parts: set[str]) -> bool:
+    if k < 0 or k >= len(seq.loose) or seq.loose[k] in gold_parts:
+        return False
+    tok = seq.toks[seq.owner[k]]
+    return {"num": tok.kind == "num", "opt": tok.kind == "opt", "cap": tok.cap and tok.kind == "word"}.get(shape, False)
+
+
+def _boundary_between(seq: _Seq, a: int, b: int) -> bool:
+    """A clause boundary before any token of loose positions (a, b]."""
+    return any(seq.toks[seq.owner[k]].stop_before and seq.start[seq.owner[k]] == k for k in range(a + 1, b + 1))
+
+
+def _negated(seq: _Seq, lo: int) -> bool:
+    for back in (1, 2):
+        k = lo - back
+        if k < 0 or _boundary_between(seq, k, lo):
+            return False
+        word = seq.toks[seq.owner[k]].strict
+        if word in _NEGATORS or word.endswith("n't"):
+            return True
+    return False
+
+
+def _hedged(seq: _Seq, lo: int, hi: int, gold_parts: set[str]) -> bool:
+    """The occurrence [lo, hi) joined by "or" to another value of its shape ("$49 or $55", "Spark or Pro")."""
+    shape = _shape(seq, lo, hi)
+    if shape == "word":
+        return False
+    for gap in (0, 1):  # "or" right after the answer, or after one more word ("$49 a month or $55")
+        k = hi + gap
+        if k < len(seq.loose) and seq.loose[k] == "or" and not _boundary_between(seq, hi - 1, k):
+            if any(_same_shape(seq, k + d, shape, gold_parts) for d in (1, 2, 3)):
+                return True
+        k = lo - 1 - gap
+        if k >= 0 and seq.loose[k] == "or" and not _boundary_between(seq, k, lo):
+            if any(_same_shape(seq, k - d, shape, gold_parts) for d in (1, 2, 3)):
+                return True
+    return False
+
+
+def _past(seq: _Seq, lo: int) -> bool:
+    return any(k >= 0 and seq.loose[k] in _PAST for k in range(lo - 3, lo))
+
+
+def _check_args(reply, answer, aliases, question, others) -> None:
+    if not isinstance(reply, str):
+        raise TypeError(f"reply must be a string, got {type(reply).__name__}")
+    if not isinstance(answer, str):
+        raise TypeError(f"answer must be a string, got {type(answer).__name__}")
+    if not answer.strip():
+        raise ValueError("answer is empty: give the gold answer the reply is graded against")
+    for name, value in (("aliases", aliases), ("others", others)):
+        if isinstance(value, str) or not all(isinstance(a, str) for a in value):
+            raise TypeError(f"{name} must be a list of strings, not {type(value).__name__} "
+                            f"(write [{value!r}] for a single one)" if isinstance(value, str) else
+                            f"{name} must be a list of strings")
+    if question is not None and not isinstance(question, str):
+        raise TypeError(f"question must be a string or None, got {type(question).__name__}")
+
+
+def _distinct(gold: _Seq) -> bool:
+    """The answer has a form of its own beyond its words: an option's dashes, an id's punctuation, digits. A
+    number is its own form: a reply that gives the number the question mentions confirms it, it does not echo."""
+    if any(t.kind == "num" for t in gold.toks):
+        return True
+    return any(t.kind == "opt" or re.search(r"[._/:\-]|\d|[a-z][A-Z]", t.strict) for t in gold.toks if t.kind == "word"
+               or t.kind == "opt")
+
+
+def _choice_alternative(question: _Seq, gold_loose: list[str]) -> list[str] | None:
+    """In a question that offers a choice ("Spark or Pro?"), the words offered beside the answer."""
+    for i in _find(question.loose, gold_loose):
+        j = i + len(gold_loose)
+        if j < len(question.loose) and question.loose[j] == "or" and j + 1 < len(question.loose):
+            return question.loose[j + 1:j + 2]
+        if i >= 2 and question.loose[i - 1] == "or":
+            return question.loose[i - 2:i - 1]
+    return None
+
+
+def grade(reply: str, answer: str, aliases: Sequence[str] = (), question: str | None = None,
+          others: Sequence[str] = ()) -> Verdict:
+    """Grade one reply against the gold ``answer`` (and its ``aliases``) and say why.
+
+    ``question`` enables the echo rule; ``others`` are rival values of the same fact (for example the old and
+    the new price) whose assertion beside the answer makes the reply wrong. See the module's rules.
+    """
+    _check_args(reply, answer, aliases, question, others)
+    golds = []
+    for form in dict.fromkeys([answer, *aliases]):
+        seq = _Seq.of(form)
+        if seq.loose:
+            golds.append((form, seq))
+    if not golds:
+        raise ValueError(f"answer {answer!r} has no word, number or option to look for")
+    if not reply.strip():
+        return Verdict(False, "empty reply")
+    r = _Seq.of(reply)
+    q = _Seq.of(question) if question else None
+    q_words = set(q.loose) if q else set()
+    gold_parts = {p for _, g in golds for p in g.loose}
+    problems: list[tuple[str, str]] = []
+    clean: str | None = None
+    for form, g in golds:
+        if r.loose == g.loose or r.strict == g.strict:
+            clean = clean or form
+            continue
+        strict_hits = {r.start[i] for i in _find(r.strict, g.strict)}
+        single_letter = len(g.loose) == 1 and len(g.loose[0]) == 1
+        hits = sorted(strict_hits | (set() if single_letter else set(_find(r.loose, g.loose))))
+        for lo in hits:
+            hi = lo + len(g.loose)
+            distinct = (lo in strict_hits or any(t.kind == 'num' for t in g.toks)) and _distinct(g)
+            content = [p for p in g.loose if p not in _FUNCTION]
+            if q and not distinct and content and all(p in q_words for p in content):
+                alternative = _choice_alternative(q, g.loose)
+                if alternative is None or any(a in r.loose for a in alternative):
+                    problems.append(("echo", form))
+                    continue
+            if _negated(r, lo):
+                problems.append(("negated", form))
+            elif _hedged(r, lo, hi, gold_parts):
+                problems.append(("hedge", form))
+            else:
+                clean = clean or form
+    if clean is None:
+        if problems:
+            order = {"hedge": 0, "negated": 1, "echo": 2}
+            reason, form = min(problems, key=lambda p: order[p[0]])
+            return Verdict(False, reason, form)
+        return Verdict(False, "not found")
+    for rival in others:
+        o = _Seq.of(rival)
+        if not o.loose or o.loose in [g.loose for _, g in golds] or set(o.loose) <= gold_parts:
+            continue
+        if len(o.loose) == 1 and (len(o.loose[0]) == 1 or o.toks[0].kind == "num") and rival != others[0]:
+            continue  # a bare number or letter alias of a rival matches by accident; its full form is checked
+        for lo in _find(r.loose, o.loose):
+            if not _negated(r, lo) and not _past(r, lo):
+                return Verdict(False, "conflict", rival)
+    return Verdict(True, "found", clean)
+
+
+def answer_correct(reply: str, answer: str, aliases: Sequence[str] = (), question: str | None = None,
+                   others: Sequence[str] = ()) -> bool:
+    """True when ``reply`` states ``answer`` (or an alias) as the answer: :func:`grade`'s verdict as a bool.
+
+    >>> answer_correct("The Team plan costs $49 per month, billed monthly; annual billing saves 15%.", "$49")
+    True
+    >>> answer_correct("either $49 or $55 a month", "$49")
+    False
+    """
+    return grade(reply, answer, aliases, question, others).correct
