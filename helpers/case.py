@@ -103,6 +103,7 @@ class Case:
     update_frequency: str = DEFAULT_UPDATE_FREQUENCY
     schema: dict | None = None
     prices: dict = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)  # accepted, but worth a look (accidental aliases)
 
     @property
     def has_sources(self) -> bool:
@@ -274,7 +275,23 @@ def _text_field(obj: dict, key: str, name: str, number: int, problems: list[Prob
     return ""
 
 
-def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> list[dict]:
+def _accidental(form: str) -> str | None:
+    """Why an answer or alias would match by accident: a single letter or a bare number (None when it would not)."""
+    from .grader import _Seq
+
+    seq = _Seq.of(form)
+    if len(seq.toks) != 1:
+        return None
+    tok = seq.toks[0]
+    if tok.kind == "word" and len(tok.strict) == 1:
+        return "a single letter, which matches that letter wherever it stands as a word"
+    if tok.kind == "num":
+        return "a bare number, which matches that number wherever the reply mentions it (a count, a year, a version)"
+    return None
+
+
+def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem],
+                    warnings: list[Problem] | None = None) -> list[dict]:
     from difflib import get_close_matches
 
     from .evaluate import normalize
@@ -290,7 +307,11 @@ def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> l
         return []
     by_name: dict[str, list[str]] = {}
     for doc_id in doc_ids:
-        by_name.setdefault(doc_id.rsplit("/", 1)[-1], []).append(doc_id)
+        name = doc_id.rsplit("/", 1)[-1]
+        by_name.setdefault(name, []).append(doc_id)
+        stem = name.rsplit(".", 1)[0]
+        if stem != name:
+            by_name.setdefault(stem, []).append(doc_id)  # "sort" names sort.txt when no other file has that stem
     questions, seen = [], {}
     for number, obj in _read_jsonl(path, problems):
         question = _text_field(obj, "question", path.name, number, problems)
@@ -314,6 +335,10 @@ def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> l
                 resolved.append(name)
             elif len(by_name.get(name, [])) == 1:
                 resolved.append(by_name[name][0])
+            elif len(by_name.get(name, [])) > 1:
+                problems.append(Problem(path.name, f"source {source!r} could be any of {sorted(by_name[name])}",
+                                        "write the file name with its extension (or its path under docs/)", number,
+                                        "sources"))
             else:
                 close = get_close_matches(name, sorted(doc_ids), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "name a file under docs/, relative to docs/"
@@ -327,6 +352,12 @@ def _read_questions(root: Path, doc_ids: set[str], problems: list[Problem]) -> l
                                         "question"))
                 continue
             seen[key] = number
+        for alias in aliases:
+            why = _accidental(alias)
+            if why and warnings is not None:
+                warnings.append(Problem(path.name, f"alias {alias!r} is {why}",
+                                        "prefer a longer form (\"3 arguments\", \"the -O option\") unless the "
+                                        "bare form is really how a right reply says it", number, "aliases"))
         if question and answer:
             questions.append({"id": str(obj.get("id") or f"q{number:04d}"), "line": number, "question": question,
                               "answer": answer, "aliases": aliases, "sources": resolved})
@@ -490,8 +521,14 @@ def validate(folder: str | Path) -> Case:
     problems: list[Problem] = []
     docs = _read_docs(root, problems)
     settings = _read_settings(root, problems)
-    questions = _read_questions(root, {d["id"] for d in docs}, problems)
+    warnings: list[Problem] = []
+    questions = _read_questions(root, {d["id"] for d in docs}, problems, warnings)
     examples = _read_examples(root, settings["schema"], problems)
+    if questions:
+        from . import labels
+
+        _, label_problems = labels.check_file(root / labels.LABELS_FILE, {q["id"] for q in questions})
+        problems += [Problem(labels.LABELS_FILE, p.message, p.fix, p.line) for p in label_problems]
     if settings["schema"] is not None and not examples and not (root / "examples.jsonl").is_file():
         problems.append(Problem("case.toml", "a schema is given but there is no examples.jsonl",
                                 "the schema constrains the examples' answers: add examples or remove the key",
@@ -500,7 +537,7 @@ def validate(folder: str | Path) -> Case:
         raise CaseError(problems)
     return Case(root=root, name=settings["name"] or root.name, docs=docs, questions=questions, examples=examples,
                 monthly_calls=settings["monthly_calls"], update_frequency=settings["update_frequency"],
-                schema=settings["schema"], prices=settings["prices"])
+                schema=settings["schema"], prices=settings["prices"], warnings=warnings)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -775,10 +812,19 @@ def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None 
     return rows, training
 
 
+def check_grader(case: Case, rows: list[dict]) -> dict:
+    """The grader against the learner's labels in the case folder (``labels.agreement``): n, agreement and
+    kappa with intervals, the disagreements, and a warning when the check is too small or fails."""
+    from . import labels
+
+    return labels.agreement(labels.replies(rows), labels.read(case.root, {q["id"] for q in case.questions}))
+
+
 def assemble(case: Case, store, idx, rows: list[dict], example_rows: list[dict], training: dict | None = None,
-             seconds: dict | None = None) -> tuple[dict, list[dict]]:
+             seconds: dict | None = None, grader: dict | None = None) -> tuple[dict, list[dict]]:
     """The report's figures from the stages' outputs (costs, failure profile, recommendation included) and the
-    failure labels, one per answer."""
+    failure labels, one per answer. ``grader`` is :func:`check_grader`'s result (computed here when None)."""
+    grader = grader if grader is not None else check_grader(case, rows)
     cost = measure_costs(case, rows)
     failure_profile = profile_failures(case, rows, example_rows)
     rec = recommend(case, failure_profile, cost)
@@ -795,15 +841,20 @@ def assemble(case: Case, store, idx, rows: list[dict], example_rows: list[dict],
                    "monthly_calls": case.monthly_calls, "prompt_shrink": cost["prompt_shrink"]["value"],
                    "format_is_schema": case.schema is not None},
         "recommendation": asdict(rec), "seconds": seconds if seconds is not None else {},
+        "grader": grader,
+        "warnings": ([grader["warning"]] if grader.get("warning") else []) + [str(w) for w in case.warnings],
     }
     return figures, failure_profile["labels"]
 
 
 def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bool | None = None,
-        progress: bool = True, gen=None, log=print) -> dict:
+        progress: bool = True, gen=None, log=print, label: int = 0, ask=input) -> dict:
     """The whole decision on a case: index, retrieve, answer, examples (train an adapter when `train`, default:
     whenever the case has examples), decide (costs, failure profile, recommendation), report. Returns the
-    report's figures; writes the report to `report_dir` (default ``<workspace>/cases/<name>``)."""
+    report's figures; writes the report to `report_dir` (default ``<workspace>/cases/<name>``).
+
+    ``label`` > 0: after answering, ask for that many labels at the terminal (``labels.label_in_terminal``,
+    answers read with `ask`), saved to the case's labels.jsonl; the report then checks the grader against them."""
     from . import models
 
     case = case if isinstance(case, Case) else validate(case)
@@ -835,6 +886,10 @@ def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bo
                 rows.append(row)
             handle.flush()
     stage("answer")
+    if label:
+        from . import labels as human
+
+        human.label_in_terminal(case.root, human.replies(rows), label, ask=ask, say=log)
     example_rows, training = examples_stage(gen, case, train, None, progress, index=idx)  # trainer scratch: runs/ in the workspace
     stage("examples")
     figures, labels = assemble(case, store, idx, rows, example_rows, training, seconds)
@@ -893,6 +948,7 @@ def markdown(figures: dict) -> str:
              f"{figures['counts']['documents']} documents ({figures['counts']['chunks']} chunks), "
              f"{figures['counts']['questions']} questions, {figures['counts']['examples']} examples.", "",
              f"## Recommendation: {rec['recommendation']}", ""]
+    lines += [f"> **Warning:** {w}" for w in figures.get("warnings", [])[:1]] + ([""] if figures.get("warnings") else [])
     if rec.get("try_first"):
         lines += [f"Try first: {rec['try_first']}", ""]
     lines += [f"- {reason}" for reason in rec["reasons"]] + ["", "Inputs, each measured on this case:", "",
@@ -911,6 +967,9 @@ def markdown(figures: dict) -> str:
         if key in s:
             lines.append(f"| {key} (questions with sources) | {fmt(s[key], percent=False)} |")
     lines += ["", f"Paired: {fmt_diff(s['rag_vs_closed'])}.", ""]
+    lines += grader_lines(figures.get("grader") or {"n": 0})
+    if len(figures.get("warnings", [])) > 1:
+        lines += ["## Warnings", ""] + [f"- {w}" for w in figures["warnings"]] + [""]
     if "examples" in s:
         lines += ["## Examples (held back from training)", "", "| system | score | valid / exact | truncated |",
                   "|---|---|---|---|"]
@@ -931,6 +990,27 @@ def markdown(figures: dict) -> str:
                                                                  cost["monthly_usd_at_volume"].items()) + ".", "",
               "## Time", "", ", ".join(f"{k} {v:.0f} s" for k, v in figures["seconds"].items()) + ".", ""]
     return "\n".join(lines)
+
+
+def grader_lines(grader: dict) -> list[str]:
+    """The report's section on the grader checked against your labels (Markdown lines)."""
+    lines = ["## Is the grader right on this case?", ""]
+    if grader["n"]:
+        lines.append(f"On {grader['n']} replies you labelled, the grader agreed with you on "
+                     f"{fmt({'value': grader['agreement'], 'low': grader['agreement_low'], 'high': grader['agreement_high'], 'n': grader['n']})}"
+                     + (f", Cohen's kappa {grader['kappa']:.2f} [{grader['kappa_low']:.2f}, {grader['kappa_high']:.2f}]"
+                        if grader.get("kappa") is not None and grader.get("kappa_low") is not None else "")
+                     + f"; it missed {grader['missed']} right replies and credited {grader['false_credit']} wrong ones.")
+        if grader.get("stale"):
+            lines.append(f"{grader['stale']} earlier labels were left out: their replies have changed since.")
+        lines.append("")
+        for d in grader.get("disagreements", [])[:10]:
+            lines.append(f"- {d['id']} ({d['system']}): you {d['you']}, grader {d['grader']} ({d['reason']}): "
+                         f"{d['reply'][:160]!r}")
+        lines.append("")
+    if grader.get("warning"):
+        lines += [f"> **Warning:** {grader['warning']}.", ""]
+    return lines
 
 
 def write_report(figures: dict, labels: list[dict], example_rows: list[dict], report_dir: str | Path,
@@ -962,6 +1042,10 @@ def summary(figures: dict) -> str:
              f"  gap: {figures['profile']['gap']} ({figures['profile']['failures']} failures)",
              f"  prompt shrink {fmt(figures['costs']['prompt_shrink'])}"]
     lines += [f"  {fmt_diff(c)}" for c in s.get("example_comparisons", [])]
+    grader = figures.get("grader") or {"n": 0}
+    if grader["n"]:
+        lines.append(f"  grader vs your labels: {grader['agreement']:.0%} agreement (n={grader['n']})")
+    lines += [f"  WARNING: {w}" for w in figures.get("warnings", [])[:1]]
     return "\n".join(lines + [f"Report: {figures.get('report_dir', '')}/report.md"])
 
 
@@ -972,6 +1056,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["ci", "learner"], help="smoke-sized (ci) or full (learner, default)")
     parser.add_argument("--report", help="where to write the report (default: <workspace>/cases/<name>)")
     parser.add_argument("--no-train", action="store_true", help="do not train an adapter on the examples")
+    parser.add_argument("--label", type=int, default=0, metavar="N", help="after answering, label N replies at the "
+                        "prompt (saved to labels.jsonl in the case folder) so the report checks the grader")
     args = parser.parse_args(argv)
     if args.profile:
         os.environ["COURSE_PROFILE"] = args.profile
@@ -981,8 +1067,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.path}: {err}", file=sys.stderr)
         return 2
     print(f"{case.name}: {len(case.docs)} documents, {len(case.questions)} questions, {len(case.examples)} examples")
+    for warning in case.warnings:
+        print(f"warning: {warning}")
     env.configure()
-    figures = run(case, args.report, train=not args.no_train)
+    figures = run(case, args.report, train=not args.no_train, label=args.label)
     print(summary(figures))
     return 0
 

@@ -191,3 +191,63 @@ def decision_wizard(gap: str = "unknown", update_frequency: str = "monthly", mon
     update()
     box.controls, box.summary, box.update = controls, summary, update
     return box
+
+
+def labeller(folder, replies, n: int | None = None, seed: int = 0):
+    """Correct / Wrong buttons over `n` replies of a case (``labels.pick``: half of them ones the grader calls
+    correct), one at a time; each click is saved at once to the case folder's labels.jsonl (``labels.save``),
+    so a closed notebook loses nothing and a re-run continues where you stopped. When the last reply is
+    labelled, the summary gives the grader's agreement with you (``labels.agreement``).
+
+    The box carries ``buttons`` (correct, wrong, skip), ``summary`` (the HTML shown) and ``todo`` (the replies)."""
+    import ipywidgets as w
+
+    from . import labels
+
+    n = labels.DEFAULT_N if n is None else n
+    todo = labels.pick(replies, labels.read(folder), n, seed=seed)
+    position = {"i": 0, "saved": 0}
+    card, summary = w.HTML(), w.HTML()
+    buttons = {"correct": w.Button(description="Correct", button_style="success", icon="check"),
+               "wrong": w.Button(description="Wrong", button_style="danger", icon="times"),
+               "skip": w.Button(description="Skip", icon="forward")}
+
+    def show():
+        done = position["i"] >= len(todo)
+        for button in buttons.values():
+            button.disabled = done
+        if done:
+            result = labels.agreement(replies, labels.read(folder))
+            card.value = f"<b>Done: {position['saved']} labels saved to {html.escape(labels.LABELS_FILE)}.</b>"
+            line = (f"The grader agrees with you on {result['agreement']:.0%} of {result['n']} labelled replies "
+                    f"[{result['agreement_low']:.0%}, {result['agreement_high']:.0%}]."
+                    if result["n"] else "No labelled replies yet.")
+            warn = f"<br><b>Warning:</b> {html.escape(result['warning'])}." if result.get("warning") else ""
+            summary.value = html.escape(line) + warn
+            box.result = result
+            return
+        r = todo[position["i"]]
+        card.value = (f"<p><b>{position['i'] + 1} of {len(todo)}</b> · {html.escape(r['id'])} "
+                      f"({html.escape(r['system'])})</p><p><b>Question:</b> {html.escape(r['question'])}</p>"
+                      f"<p><b>Your answer:</b> {html.escape(r['answer'])}</p>"
+                      f"<p><b>Reply:</b> {html.escape(r['reply']) or '<i>(empty)</i>'}</p>"
+                      "<p>Is the reply a correct answer to the question?</p>")
+        summary.value = ""
+
+    def click(label):
+        def handler(_button=None):
+            if position["i"] >= len(todo):
+                return
+            if label != "skip":
+                labels.save(folder, todo[position["i"]], label)
+                position["saved"] += 1
+            position["i"] += 1
+            show()
+        return handler
+
+    for name, button in buttons.items():
+        button.on_click(click(name))
+    box = w.VBox([card, w.HBox(list(buttons.values())), summary])
+    box.buttons, box.summary, box.todo, box.card, box.result = buttons, summary, todo, card, None
+    show()
+    return box
