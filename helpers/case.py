@@ -848,7 +848,7 @@ def assemble(case: Case, store, idx, rows: list[dict], example_rows: list[dict],
 
 
 def run(case: Case | str | Path, report_dir: str | Path | None = None, train: bool | None = None,
-        progress: bool = True, gen=None, log=print, label: int = 0, ask=input) -> dict:
+        progress: bool = True, gen=None, log=print, label: int = 0, ask=None) -> dict:
     """The whole decision on a case: index, retrieve, answer, examples (train an adapter when `train`, default:
     whenever the case has examples), decide (costs, failure profile, recommendation), report. Returns the
     report's figures; writes the report to `report_dir` (default ``<workspace>/cases/<name>``).

@@ -191,9 +191,10 @@ def agreement(all_replies: Sequence[dict], records: Sequence[dict]) -> dict:
 
 
 def label_in_terminal(folder: str | Path, all_replies: Sequence[dict], n: int = DEFAULT_N,
-                      ask: Callable[[str], str] = input, say: Callable[[str], None] = print) -> int:
+                      ask: Callable[[str], str] | None = None, say: Callable[[str], None] = print) -> int:
     """Label `n` replies at a terminal prompt (c = correct, w = wrong, s = skip, q = stop); each answer is saved
     at once. Returns how many were labelled."""
+    ask = ask or input
     todo = pick(all_replies, read(folder), n)
     say(f"Label {len(todo)} replies: is the reply a correct answer to the question? "
         "c = correct, w = wrong, s = skip, q = stop (each label is saved at once)")

@@ -247,9 +247,16 @@ def test_example_scores():
 def test_the_cli_runs_a_case_end_to_end_in_the_ci_profile(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path / "workspace"))
     root = write_case(tmp_path / "paint-shop")
-    assert case.main([str(root), "--profile", "ci", "--report", str(tmp_path / "report")]) == 0
+    keys = iter(["c", "w", "x", "c", "s"] + ["c", "w"] * 10)  # "x" is refused and asked again; "s" skips
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(keys))
+    assert case.main([str(root), "--profile", "ci", "--report", str(tmp_path / "report"), "--label", "12"]) == 0
     out = capsys.readouterr().out
-    assert "Recommendation:" in out
+    assert "Recommendation:" in out and "type c, w, s or q" in out
+    saved = (root / "labels.jsonl").read_text().splitlines()
+    assert len(saved) == 11  # 12 asked, one skipped
+    grader = json.loads((tmp_path / "report" / "report.json").read_text())["grader"]
+    assert grader["n"] == 11 and grader["agreement_low"] <= grader["agreement"] <= grader["agreement_high"]
+    assert "Is the grader right on this case?" in (tmp_path / "report" / "report.md").read_text()
     figures = json.loads((tmp_path / "report" / "report.json").read_text())
     assert figures["recommendation"]["recommendation"]
     s = figures["scores"]
