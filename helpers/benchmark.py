@@ -38,7 +38,7 @@ GUIDE = {
 GUIDE_NAMES = {"qa_static": "factual QA, static docs", "qa_live": "factual QA, live data",
                "json_extraction": "JSON extraction", "tone": "customer tone matching",
                "sql": "domain code generation (SQL)", "multihop": "multi-hop reasoning"}
-METRICS = {"qa_static": "exact match", "qa_live": "exact match (v2 answers)", "multihop": "exact match",
+METRICS = {"qa_static": "answer stated", "qa_live": "answer stated (v2 answers)", "multihop": "answer stated",
            "json_extraction": "field accuracy", "tone": "style-guide rubric", "sql": "execution match"}
 FT_ADAPTER = {task: "knowledge" if task in tasks.KNOWLEDGE_TASKS else "behaviour" for task in tasks.TASKS}
 CORPUS_VERSION = {"qa_live": 2}  # asked after the v2 update; every other task against v1

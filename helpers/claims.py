@@ -98,7 +98,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in (
     Claim("retrieval_latency", "retrieval adds 50-200 ms per query", "Retrieval", "03_hybrid_retrieval",
           "hybrid search latency per query, ms", "range", low=50.0, high=200.0, unit="ms"),
     Claim("start_with_rag", "start with RAG: it fixes missing knowledge without training", "Decision framework",
-          "04_rag_pipeline", "exact match, RAG minus the closed-book base model (paired)", "at_least", low=0.0,
+          "04_rag_pipeline", "answer stated (evaluate.grade), RAG minus the closed-book base model (paired)", "at_least", low=0.0,
           unit="pts"),
     Claim("retrieval_failures", "many model failures are retrieval failures", "RAG in production",
           "04_rag_pipeline", "share of wrong RAG answers whose gold document was not retrieved ('many': a third)",
@@ -120,7 +120,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in (
           high=0.8, unit="%"),
     *(_bench(task) for task in ("qa_static", "qa_live", "json_extraction", "tone", "sql", "multihop")),
     Claim("update_frequency", "knowledge that changes weekly or faster belongs in retrieval, not in weights",
-          "Decision framework", "08_benchmark", "exact match on changed facts, RAG on the updated index minus "
+          "Decision framework", "08_benchmark", "answer stated (evaluate.grade) on changed facts, RAG on the updated index minus "
           "fine-tuned on the old facts (paired), points", "direction", low=0.0, unit="pts"),
     Claim("prompt_shrink", "fine-tuning shrinks prompts by 60-70%", "Costs", "09_costs",
           "prompt tokens saved by the fine-tuned model's prompt vs RAG's", "range", low=0.6, high=0.7, unit="%"),

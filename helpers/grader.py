@@ -372,3 +372,55 @@ def answer_correct(reply: str, answer: str, aliases: Sequence[str] = (), questio
     False
     """
     return grade(reply, answer, aliases, question, others).correct
+
+
+# ---------------------------------------------------------------------------------------------
+# The grader measured: the committed labelled replies (data/labels/)
+# ---------------------------------------------------------------------------------------------
+
+def labels_dir():
+    """The folder of the committed labelled replies (``data/labels``)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "data" / "labels"
+
+
+def labelled_replies(folder=None) -> list[dict]:
+    """The labelled replies, one dict each: the reply's fields (``replies.jsonl``) plus ``human`` (True when the
+    careful reading says correct), ``why`` and ``split`` (``labels.jsonl``). Raises when a reply has no label or
+    a label no reply."""
+    import json
+    from pathlib import Path
+
+    folder = Path(folder) if folder else labels_dir()
+    replies = [json.loads(x) for x in (folder / "replies.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    labels = [json.loads(x) for x in (folder / "labels.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    by_id = {x["id"]: x for x in labels}
+    missing = [r["id"] for r in replies if r["id"] not in by_id]
+    extra = sorted(set(by_id) - {r["id"] for r in replies})
+    if missing or extra or len(by_id) != len(labels):
+        raise ValueError(f"labels.jsonl and replies.jsonl disagree: {len(missing)} replies without a label "
+                         f"{missing[:3]}, {len(extra)} labels without a reply {extra[:3]}, "
+                         f"{len(labels) - len(by_id)} duplicate labels")
+    bad = [x["id"] for x in labels if x.get("label") not in ("correct", "wrong")]
+    if bad:
+        raise ValueError(f"labels must be 'correct' or 'wrong'; {bad[:3]} are not")
+    return [r | {"human": by_id[r["id"]]["label"] == "correct", "why": by_id[r["id"]].get("why", ""),
+                 "split": by_id[r["id"]].get("split", "test")} for r in replies]
+
+
+def old_rule(row: dict) -> bool:
+    """The course's grader before this one (``evaluate.exact_match``: the whole reply, or a reply of at most 20
+    words containing the answer), on a labelled row."""
+    from .textnorm import normalize
+
+    p = normalize(row["reply"])
+    golds = [g for g in (normalize(x) for x in [row["answer"], *row["aliases"]]) if g]
+    if p in golds:
+        return True
+    return bool(p) and len(p.split()) <= 20 and any(f" {g} " in f" {p} " for g in golds)
+
+
+def new_rule(row: dict) -> Verdict:
+    """This grader on a labelled row (question and rival values included)."""
+    return grade(row["reply"], row["answer"], row["aliases"], question=row["question"], others=row.get("others", ()))
