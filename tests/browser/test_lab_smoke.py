@@ -41,6 +41,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WIZARD, EXPLORER = "notebooks/01_decide.ipynb", "notebooks/09_costs.ipynb"
 NOTEBOOKS = (WIZARD, EXPLORER)
+# Notebook 11's labeller on replies made up here (11 itself loads a model and trains: minutes), in a notebook
+# the fixture writes; its labels.jsonl goes to the kernel's COURSE_WORKSPACE, where the test reads it.
+LABELLER = "notebooks/labeller.ipynb"
+LABELLER_CODE = """import os
+from pathlib import Path
+
+from helpers import labels, widgets
+
+folder = Path(os.environ["COURSE_WORKSPACE"]) / "labeller-case"
+folder.mkdir(parents=True, exist_ok=True)
+rows = [{"id": f"q{i:04d}", "question": f"What is {i} plus {i}?", "answer": str(2 * i),
+         "closed": {"output": f"It is {2 * i}.", "correct": True, "reason": "found"},
+         "rag": {"output": "The context does not say.", "correct": False, "reason": "not found"}} for i in range(1, 7)]
+widgets.labeller(folder, labels.replies(rows), n=4)"""
 WIDTHS = (1366, 1920)   # a common laptop, a full-HD screen
 HEIGHT = 900
 SHOT_WIDTH = 1366       # the width of the saved screenshots
@@ -186,6 +200,10 @@ def lab(tmp_path_factory):
     (root / "notebooks").mkdir(parents=True)
     for notebook in NOTEBOOKS:
         (root / notebook).write_text(json.dumps(stripped_notebook(ROOT / notebook), indent=1))
+    kernel = stripped_notebook(ROOT / WIZARD)["metadata"]
+    (root / LABELLER).write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
+                                                        "outputs": [], "source": LABELLER_CODE}],
+                                             "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}, indent=1))
     settings = tmp_path / "lab-settings"
     for name, values in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -436,3 +454,26 @@ def test_decision_wizard_follows_its_answers_and_reads_whole(chromium, lab):
              f"choosing gap {first_gap!r} again did not redraw the wizard")
         print(f"decision wizard: calls {readout} -> {moved}; shrink measured: {after.splitlines()[-1]!r}")
         print("decision wizard: screenshots", save_screenshot(wizard, "decision_wizard.png"))
+
+
+def test_labeller_saves_each_click_and_reports_agreement(chromium, lab):
+    workspace = Path(lab[2]).parent / "course-workspace"
+    saved = workspace / "labeller-case" / "labels.jsonl"
+    with notebook_page(chromium, lab, LABELLER) as page:
+        output = widget_output(page, "Is the reply a correct answer")
+        card = output.locator(".widget-html-content", has_text="of 4")
+        assert "1 of 4" in card.inner_text()
+        for i, name in enumerate(("Correct", "Wrong", "Skip", "Correct"), 1):
+            button = output.locator("button", has_text=name)
+            assert button.count() == 1, f"the {name!r} button is not on the page once"
+            button.click()
+            if i < 4:
+                poll(lambda: output.inner_text(), lambda v, n=i: f"{n + 1} of 4" in v, REDRAW_S,
+                     f"clicking {name!r} did not show reply {i + 1} of 4")
+        summary = poll(lambda: output.inner_text(), lambda v: "agrees with you" in v, REDRAW_S,
+                       "the last click did not show the grader's agreement")
+        assert "Done: 3 labels saved" in summary and "unchecked" in summary, summary
+        assert all(output.locator("button", has_text=n).is_disabled() for n in ("Correct", "Wrong", "Skip"))
+        lines = [json.loads(x) for x in saved.read_text().splitlines()]
+        assert [x["label"] for x in lines] == ["correct", "wrong", "correct"], lines
+        print("labeller: screenshots", save_screenshot(output, "labeller.png"))
