@@ -99,7 +99,8 @@ bench: setup  ## measure load times and generation speed; writes results/bench.j
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/readme_results.py
 
-readme:  ## rewrite the measured figures of docs/results.md (linked from the README) from results/*.json
+readme: setup  ## rewrite the measured figures of docs/results.md (linked from the README) from results/*.json
+	$(BIN)/python -m helpers.grader
 	$(PYTHON) scripts/readme_results.py
 
 # Removes indexes, adapters, runs and test workspaces, keeping the model cache; helpers.workspace refuses

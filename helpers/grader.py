@@ -39,7 +39,7 @@ _TOKEN = re.compile(
     r"|(?P<cur>[$€£¥])"
     r"|(?P<pct>%)"
     r"|(?P<word>[^\W_](?:\w|[.'’/:-](?=[^\W_]))*)"
-    r"|(?P<stop>[.;!?]|,|\n)"
+    r"|(?P<stop>[.;!?()\[\]]|,|\n)"
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ARTICLES = {"a", "an", "the"}
@@ -50,6 +50,9 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
          "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _CURRENCY_WORDS = {"usd", "dollar", "dollars", "eur", "euro", "euros"}
+# Units of measure: a bare number given with another unit than the answer's ("100 GB" for "100 MB") is not it.
+_MEASURES = {"b", "byte", "kb", "mb", "gb", "tb", "pb", "kib", "mib", "gib", "ms", "millisecond", "s", "sec", "second",
+          "min", "minute", "h", "hr", "hour", "day", "week", "month", "year", "%"}
 _NEGATORS = {"not", "no", "never", "none", "neither", "nor", "without", "cannot"}
 _PAST = {"was", "were", "previously", "formerly", "old", "from", "used", "before", "earlier", "instead", "until"}
 # Function words that do not make an answer the question's own words.
@@ -210,7 +213,7 @@ def _find(haystack: list[str], needle: list[str]) -> list[int]:
 
 def _shape(seq: _Seq, lo: int, hi: int) -> str:
     kinds = {seq.toks[seq.owner[k]].kind for k in range(lo, hi)}
-    if "num" in kinds:
+    if "num" in kinds or any(_NUMBER.fullmatch(seq.loose[k]) for k in range(lo, hi)):
         return "num"
     if "opt" in kinds:
         return "opt"
@@ -223,7 +226,7 @@ def _same_shape(seq: _Seq, k: int, shape: str, gold_parts: set[str]) -> bool:
     if k < 0 or k >= len(seq.loose) or seq.loose[k] in gold_parts:
         return False
     tok = seq.toks[seq.owner[k]]
-    return {"num": tok.kind == "num", "opt": tok.kind == "opt", "cap": tok.cap and tok.kind == "word"}.get(shape, False)
+    return {"num": tok.kind == "num" or bool(_NUMBER.fullmatch(seq.loose[k])), "opt": tok.kind == "opt", "cap": tok.cap and tok.kind == "word"}.get(shape, False)
 
 
 def _boundary_between(seq: _Seq, a: int, b: int) -> bool:
@@ -243,10 +246,20 @@ def _negated(seq: _Seq, lo: int) -> bool:
 
 
 def _hedged(seq: _Seq, lo: int, hi: int, gold_parts: set[str]) -> bool:
-    """The occurrence [lo, hi) joined by "or" to another value of its shape ("$49 or $55", "Spark or Pro")."""
+    """The occurrence [lo, hi) joined by "or" to another value of its shape ("$49 or $55", "Spark or Pro"), or a
+    number given as one end of a range ("30-45 days", "between 30 and 45 days")."""
     shape = _shape(seq, lo, hi)
     if shape == "word":
         return False
+    if shape == "num":
+        first, last = seq.owner[lo], seq.owner[hi - 1]
+        for k in (lo - 1, hi):  # "30-45": both numbers in one written token
+            if 0 <= k < len(seq.loose) and seq.owner[k] in (first, last) and seq.toks[seq.owner[k]].kind == "word" \
+                    and _NUMBER.fullmatch(seq.loose[k]) and seq.loose[k] not in gold_parts:
+                return True
+        window = seq.loose[max(0, lo - 3):lo]
+        if "between" in window or (hi < len(seq.loose) and seq.loose[hi] == "and" and "between" in seq.loose[max(0, lo - 2):lo]):
+            return True
     for gap in (0, 1):  # "or" right after the answer, or after one more word ("$49 a month or $55")
         k = hi + gap
         if k < len(seq.loose) and seq.loose[k] == "or" and not _boundary_between(seq, hi - 1, k):
@@ -320,9 +333,19 @@ def grade(reply: str, answer: str, aliases: Sequence[str] = (), question: str | 
     q = _Seq.of(question) if question else None
     q_words = set(q.loose) if q else set()
     gold_parts = {p for _, g in golds for p in g.loose}
+    main = golds[0][1]
+    counted = len(main.toks) == 2 and main.toks[0].kind == "num" and main.toks[1].kind == "word"
+    priced = len(main.toks) == 2 and main.toks[0].kind == "cur" and main.toks[1].kind == "num"
+    unit = main.loose[1] if counted and main.loose[1] in _MEASURES else None
+    n_given = len(golds)
+    if counted or priced:  # "250 properties" or "$49" may be given as a bare number that ends its clause
+        number = main.toks[0 if counted else 1].strict
+        golds.append((number, _Seq.of(number)))
     problems: list[tuple[str, str]] = []
     clean: str | None = None
-    for form, g in golds:
+    for n_form, (form, g) in enumerate(golds):
+        implicit = n_form >= n_given
+        bare_number = len(g.toks) == 1 and g.toks[0].kind == "num"
         if r.loose == g.loose or r.strict == g.strict:
             clean = clean or form
             continue
@@ -331,6 +354,11 @@ def grade(reply: str, answer: str, aliases: Sequence[str] = (), question: str | 
         hits = sorted(strict_hits | (set() if single_letter else set(_find(r.loose, g.loose))))
         for lo in hits:
             hi = lo + len(g.loose)
+            after = r.loose[hi] if hi < len(r.loose) and not _boundary_between(r, hi - 1, hi) else None
+            if bare_number and after in _MEASURES and after != unit:
+                continue  # the number, but of another unit ("100 GB" for "100 MB")
+            if implicit and after is not None:
+                continue  # the answer's bare number counts only where nothing follows it in its clause
             distinct = (lo in strict_hits or any(t.kind == 'num' for t in g.toks)) and _distinct(g)
             content = [p for p in g.loose if p not in _FUNCTION]
             if q and not distinct and content and all(p in q_words for p in content):
@@ -424,3 +452,53 @@ def old_rule(row: dict) -> bool:
 def new_rule(row: dict) -> Verdict:
     """This grader on a labelled row (question and rival values included)."""
     return grade(row["reply"], row["answer"], row["aliases"], question=row["question"], others=row.get("others", ()))
+
+
+RULES = {"old": "exact match, reply of at most 20 words", "new": "evaluate.grade"}
+
+
+def agreement_report(rows: list[dict] | None = None) -> dict:
+    """Both rules against the careful reading on the labelled replies: for each rule and for all replies and
+    the held-out ``test`` ones, ``stats.agreement``'s figures; plus the counts by source and system. What
+    notebook 04 shows and ``results/grader.json`` keeps."""
+    from . import stats
+
+    rows = rows if rows is not None else labelled_replies()
+    graded = {"old": [old_rule(r) for r in rows], "new": [new_rule(r).correct for r in rows]}
+    out: dict = {"n": len(rows), "human_correct": sum(r["human"] for r in rows), "rules": RULES, "agreement": {}}
+    for rule, verdicts in graded.items():
+        for split in ("all", "test"):
+            keep = [i for i, r in enumerate(rows) if split == "all" or r["split"] == split]
+            out["agreement"][f"{rule}/{split}"] = stats.agreement([rows[i]["human"] for i in keep],
+                                                                  [verdicts[i] for i in keep])
+    by_source: dict = {}
+    for r, old, new in zip(rows, graded["old"], graded["new"], strict=True):
+        key = f"{r['task']}/{r['system']}"
+        entry = by_source.setdefault(key, {"n": 0, "human": 0, "old": 0, "new": 0})
+        entry["n"] += 1
+        entry["human"] += r["human"]
+        entry["old"] += old
+        entry["new"] += new
+    out["by_source"] = by_source
+    return out
+
+
+def main() -> int:
+    """``python -m helpers.grader``: measure both rules on the labelled replies and write results/grader.json."""
+    import json
+    import os
+
+    path = labels_dir().parents[1] / "results" / "grader.json"
+    report = agreement_report()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    a = report["agreement"]
+    print(f"{report['n']} labelled replies: old rule {a['old/all']['agreement']:.1%} (kappa {a['old/all']['kappa']:.2f}), "
+          f"new rule {a['new/all']['agreement']:.1%} (kappa {a['new/all']['kappa']:.2f}); held out "
+          f"{a['new/test']['agreement']:.1%} of {a['new/test']['n']}. Wrote {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,7 +14,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _files(root: Path) -> set[str]:
-    skip = {"facts", "schemas", "security", "heldout", "cases"}  # security/, heldout/, cases/: hand-written, not generated
+    skip = {"facts", "schemas", "security", "heldout", "cases", "labels"}  # security/, heldout/, cases/, labels/: not generated
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in skip}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 MEASURES = {
-    "qa_static": "factual QA on docs that do not change between v1 and v2 (exact match with aliases; test facts are distinct, train asks about the same facts in other words)",
+    "qa_static": "factual QA on docs that do not change between v1 and v2 (the answer or an alias stated in the reply, `evaluate.grade`; test facts are distinct, train asks about the same facts in other words)",
     "qa_live": "factual QA on facts the v2 update changes: each item has a v1 and a v2 answer and sources, so a system can be scored before and after the docs update",
     "multihop": "questions that need two articles (an entity's article, then a plan or release article); `sources` lists all needed articles",
     "json_extraction": "noisy support tickets to a JSON object following `schemas/ticket.schema.json` (validity, exact object, per-field accuracy)",
@@ -97,6 +97,18 @@ the licence notice: https://docs.python.org/3/license.html), written out by `scr
 course. **Nothing in it comes from the course's generator, and nothing is trained on its questions**: the
 examples' held-back share (30%, seeded) is never trained on either. Not generated, so
 `python -m helpers.datagen` leaves it alone.
+Its `labels.jsonl` holds careful readings of the 80 closed-book and RAG replies of the learner profile
+(copied from `labels/`, below), so notebook 11's report checks the grader on the sample; a reply that changes
+on a re-run drops its label.
+
+## Labelled replies: the grader's measure (`labels/`)
+
+272 real replies of the course's systems (closed-book, RAG, FT, RAFT on the QA tasks' test split; closed-book
+and RAG on the sample case), each labelled correct or wrong by careful reading under a rule written before any
+grader ran on them (`labels/README.md` has the rule, how the labels were made and what the grader saw).
+**They are for measurement only**: nothing is trained or prompted with them. Notebook 04 ("Is the grader
+right?") and `tests/test_grader.py` hold the grader's agreement with them; `python -m helpers.grader` writes
+`results/grader.json`. Not generated, so `python -m helpers.datagen` leaves them alone.
 
 ## The tone rules
 
