@@ -251,11 +251,33 @@ def claims_section(results: dict) -> str:
     return "\n".join(lines)
 
 
+def grader_section(results: dict) -> str:
+    """Markdown for results/grader.json: each rule's agreement with careful reading, and by source."""
+    names = results.get("rules", {})
+    lines = [f"From `python -m helpers.grader` on the {results['n']} labelled replies of `data/labels/` "
+             f"({results['human_correct']} correct by careful reading; the rule and how the labels were made: "
+             "[data/labels/README.md](../data/labels/README.md)). 95% intervals: Wilson for agreement, bootstrap for "
+             "Cohen's kappa. The `test` replies were not used to write the rules; three rules were added after their "
+             "first reading (the README of the labels gives that reading and the three rules).", "",
+             "| rule | replies | n | agreement | kappa | missed right | credited wrong |", "|---|---|---|---|---|---|---|"]
+    for key, a in results.get("agreement", {}).items():
+        rule, split = key.split("/")
+        lines.append(f"| {names.get(rule, rule)} | {split} | {a['n']} | {100 * a['agreement']:.1f}% "
+                     f"[{100 * a['agreement_low']:.1f}, {100 * a['agreement_high']:.1f}] | {a['kappa']:.2f} "
+                     f"[{a['kappa_low']:.2f}, {a['kappa_high']:.2f}] | {a['missed']} | {a['false_credit']} |")
+    lines += ["", "Right replies by source, as the reader and each rule count them:", "",
+              "| task / system | n | reader | old rule | new rule |", "|---|---|---|---|---|"]
+    for key, c in results.get("by_source", {}).items():
+        lines.append(f"| {key} | {c['n']} | {c['human']} | {c['old']} | {c['new']} |")
+    return "\n".join(lines)
+
+
 # name -> (results file, command that writes it, renderer)
 SECTIONS: dict[str, tuple[str, str, Callable[[dict], str]]] = {
     "bench": ("results/bench.json", "make bench", bench_section),
     "benchmark": ("results/benchmark.json", "notebooks/08_benchmark.ipynb (learner profile)", benchmark_section),
     "claims": ("results/claims.json", "make course", claims_section),
+    "grader": ("results/grader.json", "python -m helpers.grader", grader_section),
 }
 
 

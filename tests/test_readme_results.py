@@ -94,6 +94,7 @@ def test_a_new_section_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(readme_results.SECTIONS, "bench", ("results/bench.json", "make bench",
                                                            readme_results.bench_section))
     monkeypatch.delitem(readme_results.SECTIONS, "claims")
+    monkeypatch.delitem(readme_results.SECTIONS, "grader")
     readme = "<!-- bench:start -->\n<!-- bench:end -->\n\n<!-- benchmark:start -->\n<!-- benchmark:end -->\n"
     out = readme_results.render(readme, root=tmp_path)
     assert "<!-- benchmark:start -->\n1 rows\n<!-- benchmark:end -->" in out
