@@ -1,9 +1,10 @@
 """The course's widgets in a real browser (`make smoke`, run by `make test` after nbval).
 
 Starts JupyterLab on 127.0.0.1 and, in Debian's Chromium driven by Playwright, opens each notebook with a
-widget (01's decision wizard, 09's cost explorer), runs all its cells, operates every kind of control
-(dropdown, checkbox, slider) and checks that what should change does (the recommendation and its reasons;
-the plot's pixels and the break-even text). At two window widths, 1366 px (a common laptop) and 1920 px,
+widget (01's decision wizard, 09's cost explorer, and 11's labeller on replies made up in a small notebook),
+runs all its cells, operates every kind of control (dropdown, checkbox, slider, button) and checks that what
+should change does (the recommendation and its reasons; the plot's pixels and the break-even text; the labels
+saved and the agreement shown). At two window widths, 1366 px (a common laptop) and 1920 px,
 it checks that every control's description is whole: not cut by its own box (ellipsis), by any clipping
 ancestor, or by the window. Screenshots of each widget at 1366 px go to ``<workspace>/runs/``, and also to
 ``$COURSE_SCREENSHOTS`` when set (``make screenshots`` sets it to ``docs/img``).
@@ -460,20 +461,23 @@ def test_labeller_saves_each_click_and_reports_agreement(chromium, lab):
     workspace = Path(lab[2]).parent / "course-workspace"
     saved = workspace / "labeller-case" / "labels.jsonl"
     with notebook_page(chromium, lab, LABELLER) as page:
-        output = widget_output(page, "Is the reply a correct answer")
-        card = output.locator(".widget-html-content", has_text="of 4")
-        assert "1 of 4" in card.inner_text()
+        # the output area found by its first card, then held as an element: the cards change under the clicks
+        output = widget_output(page, "Is the reply a correct answer").element_handle()
+        assert "1 of 4" in output.inner_text()
         for i, name in enumerate(("Correct", "Wrong", "Skip", "Correct"), 1):
-            button = output.locator("button", has_text=name)
-            assert button.count() == 1, f"the {name!r} button is not on the page once"
-            button.click()
+            buttons = output.query_selector_all(f"button:has-text('{name}')")
+            assert len(buttons) == 1, f"the {name!r} button is not in the labeller once ({len(buttons)} found)"
+            buttons[0].click()
             if i < 4:
-                poll(lambda: output.inner_text(), lambda v, n=i: f"{n + 1} of 4" in v, REDRAW_S,
+                poll(output.inner_text, lambda v, n=i: f"{n + 1} of 4" in v, REDRAW_S,
                      f"clicking {name!r} did not show reply {i + 1} of 4")
-        summary = poll(lambda: output.inner_text(), lambda v: "agrees with you" in v, REDRAW_S,
+        summary = poll(output.inner_text, lambda v: "agrees with you" in v, REDRAW_S,
                        "the last click did not show the grader's agreement")
         assert "Done: 3 labels saved" in summary and "unchecked" in summary, summary
-        assert all(output.locator("button", has_text=n).is_disabled() for n in ("Correct", "Wrong", "Skip"))
+        assert all(b.is_disabled() for b in output.query_selector_all("button")), "buttons still active when done"
         lines = [json.loads(x) for x in saved.read_text().splitlines()]
         assert [x["label"] for x in lines] == ["correct", "wrong", "correct"], lines
-        print("labeller: screenshots", save_screenshot(output, "labeller.png"))
+        image = output.screenshot()
+        for folder in screenshot_folders():
+            (folder / "labeller.png").write_bytes(image)
+        print("labeller: 4 clicks, 3 labels saved, agreement shown")
