@@ -84,7 +84,7 @@ test-unsloth: setup setup-unsloth  ## the Unsloth path through Unsloth's CPU bac
 # Playwright runs notebooks 01 and 09, operates the decision wizard and the cost explorer, and checks at 1366
 # and 1920 px that every control's description is whole. The kernels get a temporary workspace and the shared
 # model cache; screenshots go to <workspace>/runs/ (and to docs/img with `make screenshots`).
-smoke: setup  ## the widgets of 01 and 09 in Chromium: operated, checked for readable labels at two widths
+smoke: setup  ## the widgets of 01, 09 and 11 (the labeller) in Chromium: operated, checked for readable labels at two widths
 	bash scripts/install_browser.sh
 	COURSE_PROFILE=ci COURSE_CACHE_DIR=$(CURDIR)/.course/models \
 		$(BIN)/python -m pytest tests/browser -q -s -p no:cacheprovider
