@@ -199,6 +199,17 @@ def torch_dtype(runtime: Runtime | None = None):
     return torch.bfloat16 if compute_dtype(runtime) == "bf16" else torch.float32
 
 
+def cuda_bf16() -> bool:
+    """True when the CUDA GPU computes bf16 natively (compute capability 8.0 and up: A100, L4, H100).
+
+    torch's ``is_bf16_supported`` counts emulation by default and says True on a T4 (capability 7.5),
+    where Unsloth then loads the model in fp16 and its trainer refuses ``bf16=True``; so only native support
+    counts here (``including_emulation=False``)."""
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False))
+
+
 def detect_runtime() -> Runtime:
     """Inspect the machine: Colab or not, CUDA, GPU name, VRAM (GB), GPU and CPU bf16 support, CPU count."""
     colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
@@ -216,7 +227,7 @@ def detect_runtime() -> Runtime:
         cuda=True,
         gpu_name=props.name,
         vram_gb=round(props.total_memory / 1024**3, 1),
-        bf16=bool(torch.cuda.is_bf16_supported()),
+        bf16=cuda_bf16(),
         cpu_count=cpu_count,
         torch=torch.__version__,
         cpu_bf16=cpu_bf16,

@@ -572,9 +572,7 @@ def every_n_steps(gen, n_steps: int, evaluate, label: str = "pass", stop=None):
 
 
 def _cuda_bf16() -> bool:
-    import torch
-
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return env.cuda_bf16()  # native bf16 only: a T4 emulates it and trains in fp16
 
 
 def _train_peft(gen, records, recipe: Recipe, output_dir: Path, callbacks) -> TrainRun:

@@ -48,7 +48,7 @@ def main() -> None:
         else:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            dtype = torch.bfloat16 if env.cuda_bf16() else torch.float16  # a T4 only emulates bf16
             model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to("cuda")
             gen = SimpleNamespace(model=model, tokenizer=AutoTokenizer.from_pretrained(model_path), model_id=model_path,
                                   tier=tier, device="cuda")

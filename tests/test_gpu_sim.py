@@ -1,0 +1,68 @@
+"""The GPU branches under simulated cards (tests/gpu_sim.py): tier, bf16 and the trainer's precision flags, and
+the turn markers of the tier models' chat templates (issue 41, defects 1 and 2)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import env, finetune
+from tests import gpu_sim
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("card", "tier", "bf16"), [
+    ("t4", "t4", False), ("l4", "t4", True), ("a100-40", "a100", True), ("a100-80", "a100", True)])
+def test_each_card_gets_its_tier_and_bf16_only_where_native(monkeypatch, clean_env, card, tier, bf16):
+    import torch
+
+    gpu_sim.simulate(monkeypatch, card)
+    assert torch.cuda.is_bf16_supported(), "torch's default counts emulation: True on every card, the T4 too"
+    runtime = env.detect_runtime()
+    assert runtime.cuda and runtime.gpu_name == gpu_sim.CARDS[card]["name"]
+    assert runtime.bf16 is bf16 and env.cuda_bf16() is bf16 and finetune._cuda_bf16() is bf16
+    assert env.pick_tier(runtime) == tier
+
+
+@pytest.mark.parametrize(("card", "bf16", "fp16"), [("t4", False, True), ("a100-40", True, False)])
+def test_the_trainer_gets_fp16_on_a_t4_and_bf16_on_an_a100(monkeypatch, tmp_path, card, bf16, fp16):
+    import trl
+
+    gpu_sim.simulate(monkeypatch, card)
+    # no real device behind the fake card: keep TrainingArguments from setting one up, keep every flag it gets
+    monkeypatch.setattr(trl.SFTConfig, "__post_init__", lambda self: None)
+    config = finetune._sft_config(finetune.Recipe(max_steps=1, batch_size=2), tmp_path, on_gpu=True,
+                                  bf16=finetune._cuda_bf16())
+    assert (config.bf16, config.fp16) == (bf16, fp16)
+
+
+@pytest.mark.parametrize(("template", "user", "assistant"), [
+    (gpu_sim.LLAMA3_TEMPLATE, "<|start_header_id|>user<|end_header_id|>\n\n",
+     "<|start_header_id|>assistant<|end_header_id|>\n\n"),
+    (gpu_sim.QWEN25_TEMPLATE, "<|im_start|>user\n", "<|im_start|>assistant\n"),
+])
+def test_markers_come_from_the_template_and_keep_exactly_the_reply(template, user, assistant):
+    tokenizer = gpu_sim.tokenizer_with(template, bos="<|begin_of_text|>" if "bos_token" in template else "")
+    assert finetune.response_template_parts(tokenizer) == (user, assistant)
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Refund window?"},
+            {"role": "assistant", "content": "30 days [KB-110]"}]
+    text = tokenizer.apply_chat_template(chat, tokenize=False)
+    # what train_on_responses_only keeps: from the last assistant marker to the next user marker (or the end)
+    kept = text[text.rindex(assistant) + len(assistant):]
+    kept = kept.split(user)[0]
+    for end in ("<|eot_id|>", "<|im_end|>\n"):
+        kept = kept.removesuffix(end)
+    assert kept == "30 days [KB-110]"
+    assert "<|im_start|>" not in text or template is gpu_sim.QWEN25_TEMPLATE  # Llama 3 has no ChatML markers
+
+
+def test_05s_written_out_recipe_takes_markers_and_bf16_as_the_packaged_path_does():
+    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "05_lora_finetune.ipynb").read_text())["cells"]]
+    recipe = next(c for c in cells if "FastLanguageModel.from_pretrained" in c and "train_on_responses_only(" in c)
+    assert "<|im_start|>" not in recipe, "05's Unsloth cell hard-codes ChatML markers (Llama 3 has none)"
+    assert "finetune.response_template_parts(tokenizer)" in recipe
+    assert "is_bf16_supported(including_emulation=False)" in recipe
+    for path in ("helpers/env.py", "helpers/finetune.py", "scripts/gpu_finetune_bench.py"):
+        source = (ROOT / path).read_text()
+        assert "is_bf16_supported()" not in source, f"{path} counts emulated bf16 (True on a T4)"
