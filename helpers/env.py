@@ -84,6 +84,8 @@ TIERS: dict[str, dict] = {
         "dtype": "float32",
         "load_in_4bit": False,
         "why": "no CUDA GPU: the embedded 135M model runs anywhere, offline, in fp32",
+        "learning_rate": 1e-3,  # tuned on the 135M model (notebook 05's sweep)
+        "min_vram_gb": 0.0,
     },
     "t4": {
         "generator": "unsloth/Llama-3.2-1B-Instruct",
@@ -92,6 +94,8 @@ TIERS: dict[str, dict] = {
         "dtype": "float16",
         "load_in_4bit": True,
         "why": "a CUDA GPU below A100 class (no bf16 or < 40 GB): a 1B model in 4-bit, fp16 training",
+        "learning_rate": 2e-4,  # the usual LoRA rate for 1-8B models (Unsloth's notebooks)
+        "min_vram_gb": 12.0,    # a T4 reports 14.7 GiB
     },
     "a100": {
         "generator": "unsloth/Qwen2.5-7B-Instruct",
@@ -100,6 +104,8 @@ TIERS: dict[str, dict] = {
         "dtype": "bfloat16",
         "load_in_4bit": False,
         "why": "a CUDA GPU with bf16 and >= 40 GB: the guide's '7B LoRA on one A100' in bf16",
+        "learning_rate": 2e-4,
+        "min_vram_gb": 38.0,    # an A100 40GB reports about 39.4 GiB
     },
 }
 
@@ -234,6 +240,11 @@ def detect_runtime() -> Runtime:
     )
 
 
+def learning_rate(tier: str | None = None) -> float:
+    """The LoRA learning rate of the tier (the tier table): 1e-3 for the 135M CPU model, 2e-4 on a GPU tier."""
+    return TIERS[check_tier(tier) if tier else pick_tier()]["learning_rate"]
+
+
 def check_tier(tier: str) -> str:
     """Return `tier` if it is one of TIERS, else raise a ValueError listing the valid ones."""
     if tier not in TIERS:
@@ -245,7 +256,15 @@ def pick_tier(runtime: Runtime | None = None) -> str:
     """The tier for this runtime: COURSE_TIER if set, else cpu / a100 (bf16 and >= 38 GiB) / t4 (other GPUs)."""
     forced = os.environ.get("COURSE_TIER", "").strip()
     if forced:
-        return check_tier(forced)
+        check_tier(forced)
+        runtime = runtime or detect_runtime()
+        need = TIERS[forced]["min_vram_gb"]
+        if runtime.cuda and runtime.vram_gb < need:
+            fits = [t for t in ("a100", "t4") if runtime.vram_gb >= TIERS[t]["min_vram_gb"]]
+            raise ValueError(f"COURSE_TIER={forced} needs a GPU with at least {need:.0f} GiB; this "
+                             f"{runtime.gpu_name} has {runtime.vram_gb:.1f} GiB. Use COURSE_TIER="
+                             f"{fits[0] if fits else 'cpu'} (or unset it to choose by the card)")
+        return forced
     runtime = runtime or detect_runtime()
     if not runtime.cuda:
         return "cpu"
@@ -327,6 +346,9 @@ def release_memory() -> bool:
     import gc
 
     gc.collect()
+    torch = sys.modules.get("torch")  # never imported here just to empty a cache it cannot have
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()  # the CUDA caching allocator keeps freed blocks for this process otherwise
     if not sys.platform.startswith("linux"):
         return False
     try:

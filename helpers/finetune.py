@@ -395,8 +395,10 @@ def train(gen, records: Sequence[Mapping], recipe: Recipe | None = None, output_
         raise ValueError("no training records: build them with finetune.chat_records(...)")
     output_dir = Path(output_dir) if output_dir else env.workspace_dir() / "runs" / time.strftime("%Y%m%d-%H%M%S")
     train_with = _train_unsloth if backend(gen.tier) == "unsloth" else _train_peft
-    env.fit_threads()  # one torch thread per core that other processes leave free (env.fit_threads says why)
-    run = train_with(gen, records, recipe, output_dir, [*callbacks, _refit_threads()])
+    on_cpu = str(getattr(gen, "device", "cpu")).startswith("cpu")
+    if on_cpu:
+        env.fit_threads()  # one torch thread per core that other processes leave free (env.fit_threads says why)
+    run = train_with(gen, records, recipe, output_dir, [*callbacks, *([_refit_threads()] if on_cpu else [])])
     env.release_memory()  # the trainer, optimizer and activations are gone: return their heap to the system
     return run
 
@@ -754,6 +756,10 @@ def merge(gen, dtype: str = "fp32"):
         raise ValueError(f"merge dtype must be 'fp32' or 'bf16', got {dtype!r}")
     if not hasattr(gen.model, "merge_and_unload"):
         raise ValueError("this model has no LoRA adapter to merge")
+    if getattr(gen.model, "is_loaded_in_4bit", False) or env.TIERS.get(getattr(gen, "tier", "cpu"), {}).get("load_in_4bit"):
+        raise ValueError("this model is loaded in 4-bit: merging a LoRA into it re-quantises the sum to NF4, which "
+                         "loses most of a small update. Keep the adapter unmerged (systems.load_adapter_or_train("
+                         "name, merged=False)), or load the base in 16-bit to merge")
     if next(gen.model.parameters()).dtype != torch.float32:
         gen.model.to(torch.float32)
     gen.model = gen.model.merge_and_unload()

@@ -169,7 +169,8 @@ def generate(
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     if seed is not None:
         torch.manual_seed(seed)
-    env.fit_threads()  # one torch thread per free core: a busy neighbour slows generation by its share, not 2-4x
+    if str(getattr(gen, "device", "cpu")).startswith("cpu"):
+        env.fit_threads()  # one torch thread per free core: a busy neighbour slows generation by its share, not 2-4x
     sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 else {
         "do_sample": False}
     token_logprobs: list[list[float]] = []

@@ -157,7 +157,7 @@ def behaviour_recipe():
     from . import finetune
 
     return finetune.Recipe(max_steps=env.by_profile(learner=32, ci=6), batch_size=8,
-                           micro_batch_size=_on_cpu(1), learning_rate=1e-3)
+                           micro_batch_size=_on_cpu(1), learning_rate=env.learning_rate())
 
 
 KNOWLEDGE_PASSES = 3  # passes over the training questions: a fair attempt at storing the facts (issue 16)
@@ -176,7 +176,7 @@ def knowledge_recipe(n_records: int | None = None):
         n_records = len(finetune.chat_records({"qa_static": None, "qa_live": None}))
     steps = KNOWLEDGE_PASSES * finetune.steps_for(1, n_records, 16)  # whole passes: the curve is read at their ends
     return finetune.Recipe(max_steps=env.by_profile(learner=steps, ci=4), batch_size=16,
-                           micro_batch_size=_on_cpu(8), learning_rate=1e-3)
+                           micro_batch_size=_on_cpu(8), learning_rate=env.learning_rate())
 
 
 def raft_recipe():
@@ -186,7 +186,7 @@ def raft_recipe():
     from . import finetune
 
     return finetune.Recipe(max_steps=env.by_profile(learner=40, ci=3), batch_size=4,
-                           micro_batch_size=_on_cpu(1), learning_rate=1e-3, max_length=640)
+                           micro_batch_size=_on_cpu(1), learning_rate=env.learning_rate(), max_length=640)
 
 
 def raft_training_records(index=None) -> list[dict]:
@@ -209,6 +209,8 @@ def load_adapter_or_train(name: str, gen=None, merged: bool = True, merged_dtype
     from . import finetune, models
 
     gen = gen or models.load_generator()
+    if merged and env.TIERS[gen.tier]["load_in_4bit"]:
+        merged = False  # merging into 4-bit weights re-quantises them and loses the update (finetune.merge)
     if (finetune.adapter_dir(name) / "adapter_config.json").is_file():
         gen = finetune.load_adapter(gen, name)
         return finetune.merge(gen, merged_dtype) if merged else gen

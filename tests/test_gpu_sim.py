@@ -66,3 +66,54 @@ def test_05s_written_out_recipe_takes_markers_and_bf16_as_the_packaged_path_does
     for path in ("helpers/env.py", "helpers/finetune.py", "scripts/gpu_finetune_bench.py"):
         source = (ROOT / path).read_text()
         assert "is_bf16_supported()" not in source, f"{path} counts emulated bf16 (True on a T4)"
+
+
+def test_a_tier_too_big_for_the_card_is_refused_before_any_download(monkeypatch, clean_env):
+    gpu_sim.simulate(monkeypatch, "t4")
+    monkeypatch.setenv("COURSE_TIER", "a100")
+    with pytest.raises(ValueError, match=r"needs a GPU with at least 38 GiB; this Tesla T4 has 14.7 GiB\. Use COURSE_TIER=t4"):
+        env.pick_tier()
+    monkeypatch.setenv("COURSE_TIER", "t4")
+    assert env.pick_tier() == "t4"
+
+
+@pytest.mark.parametrize(("card", "rate"), [("t4", 2e-4), ("a100-80", 2e-4)])
+def test_learning_rate_follows_the_tier(monkeypatch, clean_env, card, rate):
+    from helpers import systems
+
+    assert env.learning_rate("cpu") == 1e-3
+    gpu_sim.simulate(monkeypatch, card)
+    assert env.learning_rate() == rate
+    assert {systems.behaviour_recipe().learning_rate, systems.raft_recipe().learning_rate} == {rate}
+
+
+def test_release_memory_empties_the_cuda_cache(monkeypatch):
+    import torch
+
+    gpu_sim.simulate(monkeypatch, "a100-40")
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    env.release_memory()
+    assert emptied == [True]
+
+
+def test_a_4bit_model_is_not_merged(monkeypatch):
+    import types
+
+    gen = types.SimpleNamespace(tier="t4", model=types.SimpleNamespace(merge_and_unload=lambda: None,
+                                                                      is_loaded_in_4bit=True))
+    with pytest.raises(ValueError, match="re-quantises the sum to NF4"):
+        finetune.merge(gen)
+
+
+def test_threads_are_fitted_on_the_cpu_only(monkeypatch):
+    import types
+
+    from helpers import generate
+
+    fitted = []
+    monkeypatch.setattr(env, "fit_threads", lambda *a, **k: fitted.append(True))
+    gen = types.SimpleNamespace(device="cuda:0", tokenizer=None, model=None)
+    with pytest.raises(Exception):  # noqa: B017  (the fake model cannot generate; the threads are decided before)
+        generate.generate(gen, ["hi"], progress=False)
+    assert fitted == []
