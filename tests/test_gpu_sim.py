@@ -117,3 +117,29 @@ def test_threads_are_fitted_on_the_cpu_only(monkeypatch):
     with pytest.raises(Exception):  # noqa: B017  (the fake model cannot generate; the threads are decided before)
         generate.generate(gen, ["hi"], progress=False)
     assert fitted == []
+
+
+def test_05s_schema_processor_masks_logits_wider_than_the_tokenizer(generator):
+    """Qwen2.5-7B has 152,064 logits for 151,665 tokenizer entries: 05's by-hand processor must widen its mask
+    (the extra logits can never be allowed) and build it on the logits' device."""
+    import llguidance
+    import llguidance.hf
+    import llguidance.torch
+    import torch
+
+    from helpers import data
+
+    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "05_lora_finetune.ipynb").read_text())["cells"]]
+    cell = next(c for c in cells if "class FollowSchema" in c)
+    source = cell[cell.index("class FollowSchema"):cell.index("ticket = data.heldout_tickets()")]
+    ll_tokenizer = llguidance.hf.from_tokenizer(generator.tokenizer)
+    grammar = llguidance.LLMatcher.grammar_from_json_schema(data.ticket_schema())
+    namespace = {"llguidance": llguidance, "torch": torch, "ll_tokenizer": ll_tokenizer, "grammar": grammar,
+                 "LogitsProcessor": object}
+    exec(source, namespace)
+    width = len(generator.tokenizer) + 399
+    scores = torch.zeros(1, width)
+    masked = namespace["FollowSchema"]()(torch.zeros(1, 3, dtype=torch.long), scores)
+    assert masked.shape == (1, width)
+    assert torch.isinf(masked[0, len(generator.tokenizer):]).all(), "logits beyond the tokenizer stay masked"
+    assert not torch.isinf(masked[0]).all(), "the schema allows some token at the start"
