@@ -373,34 +373,63 @@ def _lora_count(r: int, modules: Sequence[str], shapes: Mapping[str, tuple[int, 
     return layers * sum(r * (shapes[m][0] + shapes[m][1]) for m in modules)
 
 
-def lora_parameters(answer: int, r: int, target_modules: Sequence[str] = finetune.TARGET_MODULES) -> bool:
-    """Exercise 05: is `answer` the number of parameters LoRA of rank `r` on `target_modules` trains in
-    SmolLM2-135M? Computed from the model's shapes (:data:`LORA_SHAPES`, 30 layers); the course
-    measured 4,884,480 for r=16 on all seven modules (notebook 05)."""
+def lora_shapes(config=None) -> tuple[dict[str, tuple[int, int]], int]:
+    """Each LoRA target matrix's (d_in, d_out) and the number of decoder layers, read from a transformers config
+    (or a model, or a PeftModel); None gives SmolLM2-135M's (:data:`LORA_SHAPES`, 30 layers).
+
+    So the checkers judge the model in hand on any tier: Qwen2.5-7B (hidden 3584, 28 heads, 4 key/value heads,
+    MLP 18944, 28 layers) trains 40,370,176 parameters with r=16 on all seven modules."""
+    if config is None:
+        return dict(LORA_SHAPES), SMOLLM2_135M_LAYERS
+    if hasattr(config, "get_base_model"):
+        config = config.get_base_model()
+    config = getattr(config, "config", config)
+    try:
+        hidden, inter, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+        heads = config.num_attention_heads
+    except AttributeError as err:
+        raise TypeError(f"expected a transformers config or model of a decoder (hidden_size, intermediate_size, "
+                        f"num_hidden_layers, num_attention_heads); {err}") from None
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    kv = (getattr(config, "num_key_value_heads", None) or heads) * head_dim
+    shapes = {"q_proj": (hidden, heads * head_dim), "k_proj": (hidden, kv), "v_proj": (hidden, kv),
+              "o_proj": (heads * head_dim, hidden), "gate_proj": (hidden, inter), "up_proj": (hidden, inter),
+              "down_proj": (inter, hidden)}
+    return shapes, layers
+
+
+def lora_parameters(answer: int, r: int, target_modules: Sequence[str] = finetune.TARGET_MODULES,
+                    config=None) -> bool:
+    """Exercise 05: is `answer` the number of parameters LoRA of rank `r` on `target_modules` trains in the
+    model of `config` (a transformers config or model; None: SmolLM2-135M, the CPU tier's)? Computed from its
+    shapes (:func:`lora_shapes`); the course measured 4,884,480 for r=16 on all seven modules of SmolLM2-135M."""
     if not _is_number(answer):
         raise TypeError(f"check.lora_parameters expects a number of parameters (an int); got {_kind(answer)}")
     if not _is_int(r) or r < 1:
         raise ValueError(f"check.lora_parameters expects the LoRA rank r as a positive int; got {r!r}")
     modules = _check_modules(target_modules)
-    ref = _lora_count(r, modules)
+    shapes, layers = lora_shapes(config)
+    ref = _lora_count(r, modules, shapes, layers)
     if answer == ref:
-        return _verdict(True, f"{ref:,} trainable parameters: {SMOLLM2_135M_LAYERS} layers x r={r} x the sum of "
+        return _verdict(True, f"{ref:,} trainable parameters: {layers} layers x r={r} x the sum of "
                               f"d_in + d_out over {len(modules)} matrices.")
-    square_kv = {**LORA_SHAPES, "k_proj": (576, 576), "v_proj": (576, 576)}
-    if answer == ref / SMOLLM2_135M_LAYERS:
-        why = "that is one layer's worth; the model has 30 decoder layers"
-    elif answer == _lora_count(r, modules, square_kv) and {"k_proj", "v_proj"} & set(modules):
-        why = ("k_proj and v_proj are not square: 3 key/value heads of 64 make them 576 -> 192 "
+    hidden = shapes["q_proj"][0]
+    square_kv = {**shapes, "k_proj": (hidden, hidden), "v_proj": (hidden, hidden)}
+    if answer == ref / layers:
+        why = f"that is one layer's worth; the model has {layers} decoder layers"
+    elif answer == _lora_count(r, modules, square_kv, layers) and {"k_proj", "v_proj"} & set(modules) \
+            and shapes["k_proj"][1] != hidden:
+        why = (f"k_proj and v_proj are not square: fewer key/value heads make them {hidden} -> {shapes['k_proj'][1]} "
                "(grouped-query attention)")
-    elif answer == SMOLLM2_135M_LAYERS * sum(LORA_SHAPES[m][0] * LORA_SHAPES[m][1] for m in modules):
+    elif answer == layers * sum(shapes[m][0] * shapes[m][1] for m in modules):
         why = "that counts the frozen matrices d_in x d_out; LoRA trains A (d_in x r) and B (r x d_out) beside them"
     elif ref and abs(answer - ref) / ref <= 0.01:
         why = "close, but a parameter count is exact"
     else:
         why = "not this count"
     return _verdict(False, f"{why}. Per layer, each adapted matrix gets r x (d_in + d_out) parameters; add "
-                           "them over the target modules (shapes in check.LORA_SHAPES) and multiply by the "
-                           "30 layers.")
+                           "them over the target modules (shapes: check.lora_shapes) and multiply by the "
+                           f"{layers} layers.")
 
 
 
@@ -426,13 +455,14 @@ def lora_model(model, r: int = 8, target_modules: Sequence[str] = ("q_proj", "v_
         return _verdict(False, f"target_modules is {sorted(chosen)}: {' and '.join(parts)} (names of the projections "
                                "in each decoder layer, as print(model) shows them).")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    expected = _lora_count(r, modules)
+    shapes, layers = lora_shapes(model)  # the model in hand: SmolLM2 on a CPU, the tier's model on a GPU
+    expected = _lora_count(r, modules, shapes, layers)
     if trainable != expected:
         return _verdict(False, f"it trains {trainable:,} parameters where LoRA of r={r} on {sorted(modules)} trains "
-                               f"{expected:,}: is another part of the model unfrozen (modules_to_save, a bias), or is "
-                               "it not SmolLM2-135M?")
+                               f"{expected:,}: is another part of the model unfrozen (modules_to_save, a bias)?")
     return _verdict(True, f"LoRA r={r} on {sorted(modules)}: {trainable:,} trainable parameters, "
-                          f"{trainable / _lora_count(16, finetune.TARGET_MODULES):.1%} of the course's adapter.")
+                          f"{trainable / _lora_count(16, finetune.TARGET_MODULES, shapes, layers):.1%} of the course's "
+                          "adapter.")
 
 # ---------------------------------------------------------------------------------------------
 # 06 / 08 · bootstrap: write a percentile interval

@@ -143,3 +143,28 @@ def test_05s_schema_processor_masks_logits_wider_than_the_tokenizer(generator):
     assert masked.shape == (1, width)
     assert torch.isinf(masked[0, len(generator.tokenizer):]).all(), "logits beyond the tokenizer stay masked"
     assert not torch.isinf(masked[0]).all(), "the schema allows some token at the start"
+
+
+# Qwen2.5-7B-Instruct's published config (config.json on the hub), for the a100 tier's exercise checks.
+QWEN25_7B = {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
+             "num_key_value_heads": 4, "vocab_size": 152064, "model_type": "qwen2"}
+
+
+def test_05s_lora_checks_judge_the_tier_model_not_smollm2():
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from helpers import check
+
+    config = Qwen2Config(**{k: v for k, v in QWEN25_7B.items() if k != "model_type"})
+    # Unsloth prints 40,370,176 trainable parameters for Qwen2.5-7B with r=16 on the seven modules
+    assert check.lora_parameters(40_370_176, r=16, config=config)
+    assert not check.lora_parameters(4_884_480, r=16, config=config), "SmolLM2's count is wrong for the 7B model"
+    with torch.device("meta"):  # as 05's exercise cell builds it: shapes only, no 28 GB of fp32 weights
+        skeleton = AutoModelForCausalLM.from_config(config)
+    model = get_peft_model(skeleton, LoraConfig(r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    assert check.lora_model(model, r=8, target_modules=("q_proj", "v_proj"))
+    cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "05_lora_finetune.ipynb").read_text())["cells"]]
+    exercise = next(c for c in cells if "check.lora_model(your_model" in c)
+    assert 'torch.device("meta")' in exercise and "from_pretrained(source)," not in exercise
