@@ -469,13 +469,20 @@ def _silence_renames() -> None:
 
 
 def configure(tier: str | None = None) -> dict[str, str]:
-    """Set the offline switches when CI is set, COURSE_OFFLINE=1, or the models are all embedded; silence
-    the warnings of transformers' ``gradient_checkpointing`` rename (``_silence_renames``).
+    """Import Unsloth first where it is the fine-tuning backend (``import_backend``); set the offline switches
+    when CI is set, COURSE_OFFLINE=1, or the models are all embedded; silence the warnings of transformers'
+    ``gradient_checkpointing`` rename (``_silence_renames``).
 
     On GPU tiers (hub models) the hub is probed once; when it does not answer the switches go on
     too, so loading fails fast with a clear message instead of hanging. Returns the switches set.
     """
     _silence_renames()
+    import importlib.util
+
+    if importlib.util.find_spec("unsloth") is not None:
+        # Unsloth patches transformers, TRL and PEFT when imported, so it must come before them: every notebook
+        # calls configure first, before an embedder (sentence-transformers) can bring transformers in.
+        import_backend(tier)
     offline = _flag("CI") or _flag("COURSE_OFFLINE") or not needs_hub(tier)
     if not offline and not hub_reachable():
         offline = True

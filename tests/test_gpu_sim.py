@@ -168,3 +168,20 @@ def test_05s_lora_checks_judge_the_tier_model_not_smollm2():
     cells = ["".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "05_lora_finetune.ipynb").read_text())["cells"]]
     exercise = next(c for c in cells if "check.lora_model(your_model" in c)
     assert 'torch.device("meta")' in exercise and "from_pretrained(source)," not in exercise
+
+
+def test_configure_imports_unsloth_before_anything_else_on_a_gpu(monkeypatch, clean_env):
+    """02 and 10 load the embedder (sentence-transformers, so transformers) before any generator: configure,
+    the first call of every notebook, must import Unsloth where it is the backend."""
+    import importlib.util
+    import sys
+    import types
+
+    gpu_sim.simulate(monkeypatch, "t4")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "unsloth" else real(name, *a))
+    imported = []
+    monkeypatch.setitem(sys.modules, "unsloth", types.ModuleType("unsloth"))
+    monkeypatch.setattr(env, "import_backend", lambda tier=None: imported.append(env.finetune_backend(tier)) or "unsloth")
+    env.configure()
+    assert imported == ["unsloth"]
