@@ -50,6 +50,41 @@ def colab_url(notebook: str) -> str:
     """The Colab link for a notebook path relative to the repo root, e.g. 'notebooks/00_setup.ipynb'."""
     return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/{GITHUB_BRANCH}/{notebook}"
 
+DRIVE_WORKSPACE = "/content/drive/MyDrive/finetuning-vs-rag/workspace"
+
+
+def setup_cell(solutions: bool = False) -> str:
+    """The first code cell of every notebook (of the solutions with `solutions`), built from ``GITHUB_REPO``:
+    on Colab it clones the course, installs the GPU stack (not for the solutions) and, when the learner sets
+    ``KEEP_ON_DRIVE = True``, keeps the workspace on Google Drive; locally it does nothing.
+    ``scripts/sync_setup_cells.py`` writes it into the notebooks; a test holds them equal."""
+    if solutions:
+        head = ["# NBVAL_IGNORE_OUTPUT",
+                "# Setup. On Colab: fetch the course for `helpers` (these solutions need no GPU and install nothing).",
+                "# Locally nothing happens here: `make setup` already installed `helpers`."]
+    else:
+        head = ["# NBVAL_IGNORE_OUTPUT",
+                "# Setup. On Colab: fetch the course and install the GPU stack (about 3 minutes on each new runtime).",
+                "# Locally nothing is installed here: `make setup` (or `make lab`) already did it."]
+    lines = head + ["import os", "import subprocess", "import sys", ""]
+    if not solutions:
+        lines += ["KEEP_ON_DRIVE = False  # True: indexes and adapters kept on Google Drive between Colab sessions "
+                  "(docs/colab.md)", ""]
+    lines += ['if "google.colab" in sys.modules:', '    repo = "/content/course"', "    if not os.path.isdir(repo):",
+              f'        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/{GITHUB_REPO}", repo], '
+              "check=True)"]
+    if not solutions:
+        lines += ['    subprocess.run(["bash", f"{repo}/scripts/colab_setup.sh"], check=True)',
+                  "    if KEEP_ON_DRIVE:",
+                  "        from google.colab import drive",
+                  "",
+                  '        drive.mount("/content/drive")',
+                  f'        os.environ["COURSE_WORKSPACE"] = "{DRIVE_WORKSPACE}"']
+    lines += ["    sys.path.insert(0, repo)",
+              f'    os.chdir(f"{{repo}}/notebooks{"/solutions" if solutions else ""}")']
+    return "\n".join(lines)
+
+
 PROFILES = ("learner", "ci")
 
 # Generators the course knows. "embedded" models ship inside a PyPI package and work offline.

