@@ -1,0 +1,52 @@
+"""The GPU scripts, ready before a GPU is: gpu_check prints its plan on a CPU and exits 0; the fine-tuning bench
+trains each backend in its own process (issue 41, defect 7 and item 5)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_prints_its_plan_on_a_cpu_and_exits_0(capsys):
+    check = load("gpu_check")
+    assert check.main([]) == 0
+    out = capsys.readouterr().out
+    assert "No CUDA GPU here" in out
+    for step in check.STEPS:
+        assert step in out
+    assert check.STEP_TIMEOUT_S * len(check.STEPS) <= 8 * 60 + 300, "the steps' limits fit the check's budget"
+
+
+def test_the_bench_trains_each_backend_in_a_process_of_its_own(monkeypatch):
+    bench = load("gpu_finetune_bench")
+    commands = []
+
+    def fake_child(command):
+        commands.append(command)
+        backend = command[command.index("--child") + 1]
+        return {"seconds": 1.0, "tokens_per_second": 200.0 if backend == "unsloth" else 100.0,
+                "peak_memory_gb": 2.0 if backend == "unsloth" else 4.0, "final_loss": 0.5, "gpu": "Tesla T4"}
+
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    out = bench.compare(5, None)
+    assert [c[c.index("--child") + 1] for c in commands] == ["unsloth", "peft"]
+    assert all(c[0] == sys.executable for c in commands), "each backend in a fresh Python process"
+    assert (out["speedup"], out["memory_saving"]) == (2.0, 0.5)
+
+
+def test_the_peft_child_never_imports_unsloth(monkeypatch):
+    bench = load("gpu_finetune_bench")
+    monkeypatch.delitem(sys.modules, "unsloth", raising=False)
+    with pytest.raises(SystemExit, match="no CUDA GPU"):
+        bench.train_one("peft", 1, None)
+    assert "unsloth" not in sys.modules
