@@ -141,6 +141,8 @@ def pip_installs(lines: list[str]) -> list[tuple[bool, str, str]]:
                 no_deps = True
             elif arg in {"-r", "-e"} and i + 1 < len(args):
                 kind, target, i = arg, args[i + 1], i + 1
+            elif arg == "-c" and i + 1 < len(args):
+                i += 1  # a constraint (the runtime's torch held) limits versions; it installs nothing
             elif arg not in {"-q", "--quiet", "--disable-pip-version-check"}:
                 raise AssertionError(f"`{line.strip()}`: installs {arg!r} outside the requirements files")
             i += 1
