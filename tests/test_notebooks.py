@@ -151,3 +151,15 @@ def test_setup_cells_come_from_one_place(monkeypatch):
     monkeypatch.setattr(env, "GITHUB_REPO", "someone/fork")
     cell = "".join(_cells(NOTEBOOKS[0])[1]["source"])
     assert "https://github.com/someone/fork" in sync.synced(cell, solutions=False)
+
+
+def test_09_prints_the_guides_prompt_shrink_range():
+    """The committed 'What we measured' line of 09 names the guide's 60%-70%, not an interval computed later."""
+    from helpers import costs
+
+    low, high = costs.GUIDE_PROMPT_SHRINK
+    lines = [line for cell in _cells(ROOT / "notebooks" / "09_costs.ipynb") if cell["cell_type"] == "code"
+             for out in cell.get("outputs", []) for line in "".join(out.get("text", "")).splitlines()
+             if line.startswith("mean prompt tokens:")]
+    assert lines, "09 prints no 'mean prompt tokens' line"
+    assert all(f"(guide: {low:.0%}-{high:.0%};" in line for line in lines), lines
