@@ -43,6 +43,7 @@ METRICS = {"qa_static": "answer stated", "qa_live": "answer stated (v2 answers)"
 FT_ADAPTER = {task: "knowledge" if task in tasks.KNOWLEDGE_TASKS else "behaviour" for task in tasks.TASKS}
 CORPUS_VERSION = {"qa_live": 2}  # asked after the v2 update; every other task against v1
 FOUR = ("base", "RAG", "FT", "FT+RAG")
+FLOOR = 0.05  # a side whose whole 95% interval is at or below 5 points cannot do the task at this model size
 
 
 def systems_for(task: str) -> tuple[str, ...]:
@@ -104,6 +105,18 @@ def _cell(summary: Sequence[Mapping], task: str, system: str) -> Mapping | None:
     return next((r for r in summary if r["task"] == task and r["system"] == system), None)
 
 
+def floor_reason(task: str, sides: Mapping[str, Mapping]) -> str | None:
+    """The sentence that names the sides of a comparison whose whole interval is at or below :data:`FLOOR`
+    (``sides``: name -> a ``table`` row with score, score_low, score_high), or None when none is."""
+    low = [f"{name} {100 * s['score']:.0f} [{100 * s['score_low']:.0f}-{100 * s['score_high']:.0f}]"
+           for name, s in sides.items() if s["score_high"] <= FLOOR]
+    if not low:
+        return None
+    return (f"{' and '.join(low)} on {GUIDE_NAMES[task]} ({METRICS[task]}) is at the floor here: the model cannot do "
+            f"the task that way at this size, so the comparison says nothing for or against the guide; a larger tier "
+            f"would have to lift it above {100 * FLOOR:.0f} points first")
+
+
 def compare(summary: Sequence[Mapping], rows: Sequence[Mapping] | None = None) -> list[dict]:
     """Per task: the guide's RAG and FT scores and winner beside this run's (scores on 0-100).
 
@@ -139,10 +152,13 @@ def compare(summary: Sequence[Mapping], rows: Sequence[Mapping] | None = None) -
         best = "none (all score 0)" if top == 0 else " = ".join(leaders)
         verdict = (f"not decided at n={rag['n']}" if not clear or ours == "tie"
                    else "confirms the guide" if ours == guide_winner else "contradicts the guide")
+        floor = floor_reason(task, {"RAG": rag, "FT": ft})
+        if floor:
+            verdict = "at the floor here"
         out.append({"task": task, "task type": GUIDE_NAMES[task], "metric": METRICS[task], "n": rag["n"],
                     "guide RAG": g_rag, "guide FT": g_ft, "guide winner": guide_winner,
                     "RAG": round(100 * rag["score"], 1), "FT": round(100 * ft["score"], 1), "winner": ours,
-                    "clear": clear, "agrees": ours == guide_winner, "verdict": verdict, **entry,
+                    "clear": clear, "agrees": ours == guide_winner, "verdict": verdict, "floor": floor, **entry,
                     "best system": best})
     return out
 

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from . import env
 
-VERDICTS = ("holds", "holds partly", "does not hold here", "not decidable at this n")
+VERDICTS = ("holds", "holds partly", "does not hold here", "not decidable at this n", "at the floor here")
+# "at the floor here": one side of the comparison cannot do the task at all at this model size (its whole interval
+# at or below benchmark.FLOOR), so the figure says nothing for or against the guide; the reason says which side.
 KINDS = ("at_least", "at_most", "range", "direction")
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "claims.json"
 
@@ -201,10 +203,12 @@ def provenance(model_id: str | None = None) -> dict:
 
 def record(claim_id: str, value: float, n: int, low: float | None = None, high: float | None = None,
            p: float | None = None, note: str = "", model_id: str | None = None,
-           path: str | Path | None = None) -> dict:
+           path: str | Path | None = None, floor: str | None = None) -> dict:
     """Record this run's figure for a claim in ``results/claims.json`` (replacing an earlier one) and return
     the entry, verdict included. `n` is how many items, queries or runs the figure rests on; ``low``/``high``
-    its 95% interval (both or neither). Bad input names the claim and what was wrong."""
+    its 95% interval (both or neither). ``floor``, when a side of the comparison is at the floor (see
+    ``benchmark.compare``), is the sentence that says which and why: the verdict is then "at the floor here".
+    Bad input names the claim and what was wrong."""
     c = claim(claim_id)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"claim {claim_id!r}: n must be a positive count of what the figure rests on, got {n!r}")
@@ -214,6 +218,10 @@ def record(claim_id: str, value: float, n: int, low: float | None = None, high: 
         if x is not None and not (isinstance(x, int | float) and math.isfinite(x)):
             raise ValueError(f"claim {claim_id!r}: {name} must be a finite number, got {x!r}")
     outcome, reason = verdict(c, float(value), low, high, p)
+    if floor is not None:
+        if not isinstance(floor, str) or not floor.strip():
+            raise ValueError(f"claim {claim_id!r}: floor must be the sentence that names the side at the floor")
+        outcome, reason = "at the floor here", f"{floor} (the figure: {reason})"
     entry = {"claim": c.id, "value": float(value), "low": low, "high": high, "n": n, "p": p, "verdict": outcome,
              "reason": reason, "note": note, **provenance(model_id)}
     target = Path(path) if path else results_path()
@@ -265,7 +273,7 @@ def scorecard(results: Mapping[str, dict] | None = None) -> list[dict]:
     return rows
 
 
-VERDICT_COLOURS = {"holds": "#2a7", "holds partly": "#8c4", "does not hold here": "#c55",
+VERDICT_COLOURS = {"holds": "#2a7", "holds partly": "#8c4", "does not hold here": "#c55", "at the floor here": "#888",
                    "not decidable at this n": "#999"}
 
 

@@ -222,6 +222,8 @@ def benchmark_section(results: dict) -> str:
         else:
             paired = "not recorded (older results file)"
         verdict = c.get("verdict") or (("agrees" if c["agrees"] else "disagrees") + ("" if c["clear"] else " (not clear)"))
+        if c.get("floor"):
+            verdict += f": {c['floor'].split(' is at the floor here')[0]}"
         lines.append(f"| {c['task type']} ({c['metric']}) | {c.get('n', '?')} | {c['guide RAG']} / {c['guide FT']} "
                      f"({c['guide winner']}) | " + " | ".join(_pct(row, s) for s in ("base", "RAG", "FT", "FT+RAG", "RAFT"))
                      + f" | {paired} | {verdict} |")

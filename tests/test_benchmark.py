@@ -313,9 +313,12 @@ def test_compare_with_rows_uses_the_paired_test():
 
 
 def test_compare_verdicts():
-    rows = _rows("qa_live", [0] * 20, [1] * 20)  # FT wins where the guide says RAG
+    rows = _rows("qa_live", [1] * 4 + [0] * 16, [1] * 20)  # FT wins where the guide says RAG
     row = by_task(benchmark.compare(benchmark.table(rows), rows))["qa_live"]
-    assert row["winner"] == "FT" and row["verdict"] == "contradicts the guide"
+    assert row["winner"] == "FT" and row["verdict"] == "contradicts the guide" and row["floor"] is None
+    rows = _rows("qa_live", [0] * 20, [1] * 20)  # RAG cannot do it at all: the floor, not a verdict
+    row = by_task(benchmark.compare(benchmark.table(rows), rows))["qa_live"]
+    assert row["verdict"] == "at the floor here" and row["floor"].startswith("RAG 0 [0-0]")
     rows = _rows("qa_live", [1, 0] * 10, [0, 1] * 10)
     row = by_task(benchmark.compare(benchmark.table(rows), rows))["qa_live"]
     assert row["clear"] is False and row["verdict"] == "not decided at n=20"

@@ -148,3 +148,23 @@ def test_committed_verdicts_are_in_the_results_file():
             assert claim_id in results, f"{notebook} recorded {claim_id!r}, missing from results/claims.json"
             assert results[claim_id]["verdict"] == outcome, \
                 f"{notebook} printed {claim_id}: {outcome}, results/claims.json says {results[claim_id]['verdict']}"
+
+
+def test_a_side_at_the_floor_is_named_not_read_as_a_verdict(tmp_path):
+    from helpers import benchmark, claims
+
+    entry = claims.record("benchmark_json_extraction", 65.0, n=60, low=58.0, high=71.0, path=tmp_path / "c.json",
+                          floor="RAG 0 [0-0] on JSON extraction is at the floor here")
+    assert entry["verdict"] == "at the floor here" and entry["reason"].startswith("RAG 0 [0-0]")
+    assert claims.load(tmp_path / "c.json")["benchmark_json_extraction"]["verdict"] == "at the floor here"
+    with pytest.raises(ValueError, match="floor must be"):
+        claims.record("benchmark_json_extraction", 65.0, n=60, path=tmp_path / "c.json", floor="  ")
+    with pytest.raises(ValueError, match="not one of"):
+        claims.load_dict({"benchmark_json_extraction": {**entry, "verdict": "confirms, trust me"}})
+    summary = [{"task": "json_extraction", "system": "RAG", "n": 60, "score": 0.0, "score_low": 0.0, "score_high": 0.0},
+               {"task": "json_extraction", "system": "FT", "n": 60, "score": 0.65, "score_low": 0.58, "score_high": 0.71}]
+    row = benchmark.compare(summary)[0]
+    assert row["verdict"] == "at the floor here" and row["floor"].startswith("RAG 0 [0-0] on JSON extraction")
+    summary[0] |= {"score": 0.3, "score_low": 0.2, "score_high": 0.4}
+    row = benchmark.compare(summary)[0]
+    assert row["floor"] is None and row["verdict"] == "confirms the guide"
