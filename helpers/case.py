@@ -33,7 +33,7 @@ import re
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -60,6 +60,12 @@ QA_MAX_NEW_TOKENS = 48
 ANSWER_CHUNK = 128  # questions answered (and written to answers.jsonl) at a time by run()
 CI_QUESTIONS = 20  # the ci profile answers this many questions (smoke-sized); the learner profile all of them
 STAGES = ("index", "retrieve", "answer", "examples", "decide", "report")
+# A free-text example's failure is a behaviour gap when the reply carries the wanted content in another form
+# (token F1 with the wanted answer at least this), a knowledge gap when it does not.
+CONTENT_OVERLAP = 0.5
+# The adapter on your examples trains for EPOCHS passes over them, between MIN_STEPS and MAX_STEPS steps of 8
+# (the ci profile: 6 steps, smoke-sized).
+EPOCHS, MIN_STEPS, MAX_STEPS = 8, 16, 96
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,8 +633,14 @@ def profile_failures(case: Case, rows: list[dict], example_rows: list[dict] | No
                                                                                        "field_accuracy")})
         elif row["exact"]:
             failure = decide.Failure("ok", "the reply is the example's answer")
+        elif not row["output"].strip():
+            failure = decide.Failure("behaviour", "no reply at all: the model did not answer in the wanted form")
+        elif row["score"] >= CONTENT_OVERLAP:
+            failure = decide.Failure("behaviour", f"the wanted content is there (word overlap {row['score']:.2f}) "
+                                                  "but not in the wanted form")
         else:
-            failure = decide.Failure("behaviour", "the reply differs from the example's wanted answer")
+            failure = decide.Failure("knowledge", f"the reply does not carry the wanted content (word overlap "
+                                                  f"{row['score']:.2f}): a wrong or missing fact, not a form")
         labels.append({"id": row["id"], "source": "examples", "label": failure.label, "reason": failure.reason})
     failed = [x for x in labels if x["label"] != "ok"]
     counts = Counter(x["label"] for x in failed)
@@ -761,6 +773,50 @@ def recommend(case: Case, profile: dict, cost: dict):
                             prompt_shrink=cost["prompt_shrink"]["value"], format_is_schema=case.schema is not None)
 
 
+def measured_choices(rows: list[dict], example_rows: list[dict]) -> list[dict]:
+    """``decide.measured_choice`` on each measurement of the case: closed-book vs RAG on the questions, and the
+    systems that answered the held-back examples (paired on the same items)."""
+    from . import decide
+
+    choices = [decide.measured_choice({"base": [float(r["closed"]["correct"]) for r in rows],
+                                       "RAG": [float(r["rag"]["correct"]) for r in rows]}, f"the {len(rows)} questions")]
+    by_system: dict[str, dict] = {}
+    for r in example_rows:
+        by_system.setdefault(r["system"], {})[r["id"]] = float(r["score"])
+    if by_system:
+        ids = sorted(set.intersection(*(set(v) for v in by_system.values())))
+        choices.append(decide.measured_choice({s: [v[i] for i in ids] for s, v in by_system.items()},
+                                              f"the {len(ids)} held-back examples"))
+    return choices
+
+
+def measured_recommendation(choices: list[dict], rec) -> dict:
+    """What to build, from the measurements (``measured_choices``): the cheapest system not significantly below
+    the best on each; the guide's rules (`rec`) beside it, marked contradicted where a measurement says so."""
+    from . import decide
+
+    questions, examples = choices[0]["system"], (choices[1]["system"] if len(choices) > 1 else None)
+    knowledge = "RAG" if questions == "RAG" else None
+    if examples is None:
+        pick = knowledge or "the base model as it is (RAG did not measure better on your questions)"
+    elif examples in ("FT+RAG", "base+RAG"):
+        pick = "FT+RAG (hybrid)" if examples == "FT+RAG" else "RAG"
+    else:
+        behaviour = {"base": None, "base+schema": "the answers' schema enforced while decoding",
+                     "FT": "a fine-tune for the behaviour", "FT+schema": "a fine-tune, with the schema enforced"}[examples]
+        parts = [p for p in (knowledge and "RAG for the questions", behaviour) if p]
+        pick = " and ".join(parts) if parts else "the base model as it is (nothing measured better)"
+        if knowledge and examples.startswith("FT") and "FT+RAG" in choices[1]["means"]:
+            pick += " (measured apart: the adapter with retrieved context fell short here; train it with context, as RAFT does in notebook 06, before combining)"
+    against = decide.contradicted(rec.recommendation, choices)
+    rules = f"The guide's rules alone say {rec.recommendation}" + (
+        f", but the measurements contradict it: {'; '.join(against)}." if against else ".")
+    return {"recommendation": pick, "reasons": [c["reason"] + "." for c in choices] + [rules, *rec.reasons],
+            "try_first": None if len(choices) > 1 and "base+schema" in choices[1]["means"] else rec.try_first,
+            "rules": rec.recommendation, "contradicted": against, "measured": choices,
+            "pays_off_at_scale": rec.pays_off_at_scale}
+
+
 def _summaries(rows: list[dict], example_rows: list[dict]) -> dict:
     closed = [r["closed"]["correct"] for r in rows]
     rag_ = [r["rag"]["correct"] for r in rows]
@@ -787,13 +843,28 @@ def _summaries(rows: list[dict], example_rows: list[dict]) -> dict:
     return out
 
 
+def training_recipe(n_train: int):
+    """The behaviour recipe (``systems.behaviour_recipe``) with a length that follows the examples: ``EPOCHS``
+    passes over `n_train` examples in batches of 8, at least ``MIN_STEPS`` and at most ``MAX_STEPS`` steps
+    (learner profile); the ci profile keeps its smoke-sized steps."""
+    import math
+
+    from . import systems
+
+    recipe = systems.behaviour_recipe()
+    if env.profile() == "ci":
+        return recipe
+    steps = min(MAX_STEPS, max(MIN_STEPS, math.ceil(EPOCHS * n_train / recipe.batch_size)))
+    return replace(recipe, max_steps=steps)
+
+
 def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None = None, progress: bool = True,
                    index=None) -> tuple[list[dict], dict | None]:
     """The held-back examples answered by `gen` (and under the schema); with `train`, a LoRA adapter trained on
     the rest with the course's behaviour recipe (``systems.behaviour_recipe``) and measured on the same items.
     With the case's `index`, the best model of the two (the adapter when trained) also answers with retrieved
     context (``FT+RAG`` or ``base+RAG``): whether your documents help the behaviour too."""
-    from . import finetune, models, systems
+    from . import finetune, models
 
     if not case.examples:
         return [], None
@@ -802,7 +873,7 @@ def examples_stage(gen, case: Case, train: bool = True, output_dir: Path | None 
     if not train:
         return rows, None
     ft_gen = models.load_generator()
-    result = finetune.train(ft_gen, [{"messages": ex["messages"]} for ex in train_set], systems.behaviour_recipe(),
+    result = finetune.train(ft_gen, [{"messages": ex["messages"]} for ex in train_set], training_recipe(len(train_set)),
                             output_dir=output_dir)
     training = {"steps": result.recipe.max_steps, "seconds": round(result.seconds, 1), "losses": result.losses,
                 "backend": result.backend, "train": len(train_set), "test": len(test_set)}
@@ -829,6 +900,7 @@ def assemble(case: Case, store, idx, rows: list[dict], example_rows: list[dict],
     cost = measure_costs(case, rows)
     failure_profile = profile_failures(case, rows, example_rows)
     rec = recommend(case, failure_profile, cost)
+    decision = measured_recommendation(measured_choices(rows, example_rows), rec)
     figures = {
         "case": case.name, "date": time.strftime("%Y-%m-%d"), "course_profile": env.profile(),
         "model": env.generator_id(),
@@ -841,7 +913,7 @@ def assemble(case: Case, store, idx, rows: list[dict], example_rows: list[dict],
         "inputs": {"gap": failure_profile["gap"], "update_frequency": case.update_frequency,
                    "monthly_calls": case.monthly_calls, "prompt_shrink": cost["prompt_shrink"]["value"],
                    "format_is_schema": case.schema is not None},
-        "recommendation": asdict(rec), "seconds": seconds if seconds is not None else {},
+        "recommendation": decision, "seconds": seconds if seconds is not None else {},
         "grader": grader,
         "warnings": ([grader["warning"]] if grader.get("warning") else []) + [str(w) for w in case.warnings],
     }

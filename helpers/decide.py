@@ -320,3 +320,68 @@ def classify_result(task: str, item: dict, row: dict, version: int = 1) -> Failu
     if task == "sql":
         return classify_failure(task, bool(row["correct"]), row["output"])
     return classify_failure(task, row)
+
+
+# ---------------------------------------------------------------------------------------------
+# The recommendation that follows the measurements
+# ---------------------------------------------------------------------------------------------
+
+# Cheapest first: no context and no training; a constraint; a longer prompt; retrieval; training; both.
+COST_ORDER = ("base", "base+schema", "few-shot", "RAG", "base+RAG", "FT", "FT+schema", "FT+RAG", "RAFT")
+# The systems each of the guide's recommendations builds (what a measurement can contradict).
+RULE_SYSTEMS = {"RAG": ("RAG",), "RAG first, then consider FT": ("RAG",), "fine-tune": ("FT", "FT+schema"),
+                "FT+RAG (hybrid)": ("FT+RAG",)}
+
+
+def measured_choice(scores, what: str) -> dict:
+    """The cheapest system (``COST_ORDER``) whose score is not significantly below the best measured one.
+
+    ``scores``: system -> per-item scores on the same items, in the same order. "Significantly below" is
+    ``stats.paired``'s decision (the interval of the difference excludes 0 and, on 0/1 scores, McNemar's
+    p < 0.05) with the system behind. Returns ``system``, ``best``, ``means``, ``vs_best`` (each system's
+    paired difference from the best), ``what`` (what was measured), ``n`` and ``reason`` in words.
+
+    >>> measured_choice({"FT": [1, 1, 0, 1], "FT+RAG": [0, 0, 0, 0]}, "4 examples")["system"]
+    'FT'
+    """
+    from . import stats
+
+    if not scores:
+        raise ValueError("no measured systems: give {system: per-item scores}")
+    lengths = {len(v) for v in scores.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"every system needs scores on the same items (got lengths {sorted(lengths)})")
+    n = lengths.pop()
+    ordered = [s for s in COST_ORDER if s in scores] + sorted(s for s in scores if s not in COST_ORDER)
+    means = {s: sum(map(float, scores[s])) / n for s in ordered}
+    best = max(ordered, key=lambda s: (means[s], -ordered.index(s)))  # a tie goes to the cheaper system
+    vs_best = {}
+    for system in ordered:
+        if system != best:
+            test = stats.paired([float(x) for x in scores[best]], [float(x) for x in scores[system]])
+            vs_best[system] = {"diff": test["diff"], "low": test["low"], "high": test["high"],
+                               "below": bool(test["decided"] and test["diff"] < 0)}
+    pick = next(s for s in ordered if s == best or not vs_best[s]["below"])
+    out = {"system": pick, "best": best, "means": means, "vs_best": vs_best, "what": what, "n": n}
+    if pick == best:
+        out["reason"] = f"{best} scores highest on {what} ({means[best]:.2f}, n={n})"
+    else:
+        t = vs_best[pick]
+        out["reason"] = (f"{pick} ({means[pick]:.2f}) is not significantly below the best, {best} ({means[best]:.2f}), "
+                         f"on {what} (difference {t['diff']:+.2f} [{t['low']:+.2f}, {t['high']:+.2f}], n={n}), "
+                         "and costs less")
+    return out
+
+
+def contradicted(recommendation: str, choices) -> list[str]:
+    """Where a system that the guide's `recommendation` builds was measured (``measured_choice`` results) and
+    came out significantly below the best: the rule is contradicted there. Empty when nothing contradicts it."""
+    out = []
+    for choice in choices:
+        for system in RULE_SYSTEMS.get(recommendation, ()):
+            test = choice["vs_best"].get(system)
+            if test and test["below"]:
+                out.append(f"{system} ({choice['means'][system]:.2f}) is significantly below {choice['best']} "
+                           f"({choice['means'][choice['best']]:.2f}) on {choice['what']} (difference "
+                           f"{test['diff']:+.2f} [{test['low']:+.2f}, {test['high']:+.2f}])")
+    return out

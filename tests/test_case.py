@@ -312,3 +312,55 @@ def test_an_example_with_context_keeps_its_turns_and_adds_the_retrieved_chunks()
     assert index.query == "Price of red?" and out[1:] == plain
     assert out[0]["content"].startswith("Answer in JSON.\n\nContext:\n[prices.md] Prices")
     assert case.with_context(plain, index)[0]["role"] == "system" and case.with_context(plain, index)[1:] == plain
+
+
+# ------------------------------------------------------------------ the recommendation follows the measurements
+
+def _answer_rows(closed_right: int, rag_right: int, n: int = 40) -> list[dict]:
+    return [{"id": f"q{i:04d}", "closed": {"correct": i < closed_right}, "rag": {"correct": i < rag_right}}
+            for i in range(n)]
+
+
+def test_the_sample_cases_situation_does_not_recommend_what_it_measured_below():
+    """On the sample case FT+RAG scored far below FT on the held-back examples while the guide's rules alone
+    said FT+RAG: the recommendation must follow the measurement and show the rule as contradicted."""
+    from helpers import decide
+
+    example_rows = []
+    for i in range(11):
+        for system, score in (("base", 0.0), ("FT", 0.5 if i % 4 else 0.25), ("FT+RAG", 0.0 if i % 3 else 0.15)):
+            example_rows.append({"id": f"e{i}", "system": system, "score": score})
+    rules = decide.recommend("both", "monthly", 50_000, 0.96)
+    assert rules.recommendation == "FT+RAG (hybrid)"
+    decision = case.measured_recommendation(case.measured_choices(_answer_rows(3, 4), example_rows), rules)
+    assert "FT+RAG" not in decision["recommendation"].split(" (")[0]
+    assert decision["recommendation"].startswith("a fine-tune for the behaviour")
+    assert decision["contradicted"] and "FT+RAG" in decision["contradicted"][0]
+    assert any("contradict" in r for r in decision["reasons"]) and decision["rules"] == "FT+RAG (hybrid)"
+
+
+def test_a_measured_tie_goes_to_the_cheaper_system_and_a_clear_win_to_the_winner():
+    from helpers import decide
+
+    rules = decide.recommend("knowledge", "weekly", 50_000)
+    tie = case.measured_recommendation(case.measured_choices(_answer_rows(3, 4), []), rules)
+    assert tie["measured"][0]["system"] == "base" and "not significantly below" in tie["reasons"][0]
+    assert tie["contradicted"] == []
+    win = case.measured_recommendation(case.measured_choices(_answer_rows(2, 30), []), rules)
+    assert win["recommendation"] == "RAG" and win["measured"][0]["best"] == "RAG"
+
+
+def test_example_failures_are_profiled_by_their_content():
+    c = case.validate(SAMPLE)
+    rows = [{"id": "e1", "system": "base", "output": "The finally clause runs first, always.", "exact": False,
+             "score": 0.8},
+            {"id": "e2", "system": "base", "output": "Python is a programming language.", "exact": False, "score": 0.1},
+            {"id": "e3", "system": "base", "output": "  ", "exact": False, "score": 0.0}]
+    labels = {x["id"]: x["label"] for x in case.profile_failures(c, [], rows)["labels"]}
+    assert labels == {"e1": "behaviour", "e2": "knowledge", "e3": "behaviour"}
+
+
+def test_training_length_follows_the_examples(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "learner")
+    steps = [case.training_recipe(n).max_steps for n in (4, 25, 60, 500)]
+    assert steps == [case.MIN_STEPS, 25, 60, case.MAX_STEPS]

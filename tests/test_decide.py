@@ -268,3 +268,11 @@ def test_a_format_that_fits_a_schema_tries_constrained_decoding_first():
     assert decide.recommend("both", "weekly", 100_000, format_is_schema=True).try_first
     # a knowledge gap is not a format: a schema cannot supply a missing fact
     assert decide.recommend("knowledge", "static", 100_000, format_is_schema=True).try_first is None
+
+
+def test_measured_choice_refuses_unpaired_scores():
+    with pytest.raises(ValueError, match="same items"):
+        decide.measured_choice({"base": [1, 0], "RAG": [1]}, "x")
+    with pytest.raises(ValueError, match="no measured systems"):
+        decide.measured_choice({}, "x")
+    assert decide.contradicted("RAG", [decide.measured_choice({"base": [0] * 12, "RAG": [1] * 12}, "q")]) == []
