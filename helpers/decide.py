@@ -213,7 +213,8 @@ def classify_failure(task: str, result, prediction: str | None = None, gold: str
 
     `result` is what :mod:`helpers.evaluate` returned for `task`:
 
-    - qa_static / qa_live / multihop: the bool of ``exact_match`` (or ``{"exact_match": bool}``);
+    - qa_static / qa_live / multihop: the bool of ``evaluate.answer_correct`` (or ``{"exact_match": bool}``,
+      the key of the older grader);
       pass `prediction` and `gold` (the answer and its aliases) to detect empty or buried answers;
     - json_extraction: the dict of ``json_scores`` (``valid``, ``exact``, ``field_accuracy``);
     - tone: the dict of ``tone_score`` (one bool per rule, ``score``, ``fact``);
@@ -244,8 +245,8 @@ def _classify_qa(task: str, correct: bool, prediction: str | None, gold) -> Fail
         golds = [gold] if isinstance(gold, str) else list(gold)
         words = len(evaluate.normalize(prediction).split())
         if any(evaluate.exact_match(prediction, g, max_words=max(words, 1)) for g in golds):
-            return Failure("behaviour", f"the right fact is in the reply but buried in {words} words: "
-                           "the form is wrong, not the knowledge")
+            return Failure("behaviour", f"the right fact is in the reply ({words} words) but buried: not stated "
+                           "as the answer (hedged, negated, echoed or lost): the form is wrong, not the knowledge")
     return Failure("knowledge", "the reply does not state the gold fact: a wrong or missing fact")
 
 
