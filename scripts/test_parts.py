@@ -29,7 +29,7 @@ PARTS = [
     ("notebooks", "every notebook under nbval, ci profile, fresh workspace"),
     ("setup-unsloth", "install .venv-unsloth: the GPU stack with Unsloth on CPU torch"),
     ("test-unsloth", "tests/unsloth and notebook 05 through Unsloth's CPU backend"),
-    ("smoke", "JupyterLab in Chromium: the widgets of 01 and 09"),
+    ("smoke", "JupyterLab in Chromium: the widgets of 01, 09 and 11 (the labeller)"),
 ]
 # A part that runs beside another: the Unsloth environment's install (downloads and disk, one core at most)
 # goes on while the unit tests use the CPU. Its output goes to a log, printed when the part is reached; its
