@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 # normalize lives in textnorm, the bottom of the layering, so data can use it without importing evaluate;
 # evaluate.normalize stays the name the notebooks and tests use.
-from .grader import REASONS, Verdict, answer_correct, grade  # noqa: F401  (the QA grader; see helpers.grader)
+from .grader import REASONS, Verdict, answer_correct, exact_match, grade  # noqa: F401  (the QA grader: helpers.grader)
 from .textnorm import normalize  # noqa: F401
 
 
@@ -45,29 +45,6 @@ def qa_gold(item: dict, version: int = 1) -> dict:
     if item.get(f"answer_v{other}") and normalize(item[f"answer_v{other}"]) != normalize(answer):
         others = [item[f"answer_v{other}"], *item.get(f"aliases_v{other}", [])]
     return {"answer": answer, "aliases": list(item.get(f"aliases_v{version}") or []), "others": others}
-
-
-def exact_match(pred: str, answer: str, aliases: Sequence[str] = (), max_words: int = 20) -> bool:
-    """The old, strict rule (kept to compare it with :func:`answer_correct` in notebook 04; score with that).
-
-    Rule: after :func:`normalize`, the prediction equals the answer or one alias; or the
-    prediction is short (at most ``max_words`` normalised words) and the answer or an alias
-    appears in it as a whole phrase (on word boundaries). So "The Team plan costs $49." matches
-    "$49", but "499" does not match "49", and a long paragraph that happens to contain the
-    number does not count.
-    """
-    if not isinstance(pred, str) or not isinstance(answer, str):
-        raise TypeError("exact_match() expects strings for pred and answer")
-    if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
-        raise TypeError("aliases must be a list of strings")
-    p = normalize(pred)
-    golds = [g for g in (normalize(x) for x in [answer, *aliases]) if g]
-    if p in golds:
-        return True
-    if not p or len(p.split()) > max_words:
-        return False
-    padded = f" {p} "
-    return any(f" {g} " in padded for g in golds)
 
 
 def _first_json_object(text: str) -> dict | None:

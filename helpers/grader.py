@@ -120,8 +120,8 @@ def _tokens(text: str) -> list[_Tok]:
                 raw.append(("%", "pct", False, stop))
             elif _NUMBER.fullmatch(lower):
                 raw.append((_number(lower), "num", False, stop))
-            else:
-                raw.append((lower, "word", value[:1].isupper(), stop))
+            else:  # camelCase keeps its case, so the loose form can split it ("TokenExpired": token expired)
+                raw.append((value if re.search(r"[a-z][A-Z]", value) else lower, "word", value[:1].isupper(), stop))
         elif kind == "opt":
             raw.append((value, "opt", False, stop))
         else:
@@ -175,16 +175,6 @@ def _loose_parts(tok: _Tok) -> list[str]:
     return [p for p in parts if p]
 
 
-def _camel_source(text: str) -> list[_Tok]:
-    """Tokens whose word forms keep their original case long enough to split camelCase in the loose form."""
-    toks = _tokens(text)
-    originals = [m.group() for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text).replace("’", "'"))
-                 if m.lastgroup == "word"]
-    camel = {o.lower().removesuffix("'s"): o.removesuffix("'s") for o in originals if re.search(r"[a-z][A-Z]", o)}
-    return [(_Tok(camel[t.strict], t.kind, t.cap, t.stop_before) if t.kind == "word" and t.strict in camel else t)
-            for t in toks]
-
-
 @dataclass
 class _Seq:
     toks: list[_Tok]
@@ -195,7 +185,7 @@ class _Seq:
 
     @classmethod
     def of(cls, text: str) -> _Seq:
-        toks = _camel_source(text)
+        toks = _tokens(text)
         loose, owner, start = [], [], []
         for i, t in enumerate(toks):
             start.append(len(loose))
@@ -437,16 +427,35 @@ def labelled_replies(folder=None) -> list[dict]:
                  "split": by_id[r["id"]].get("split", "test")} for r in replies]
 
 
-def old_rule(row: dict) -> bool:
-    """The course's grader before this one (``evaluate.exact_match``: the whole reply, or a reply of at most 20
-    words containing the answer), on a labelled row."""
+def exact_match(pred: str, answer: str, aliases: Sequence[str] = (), max_words: int = 20) -> bool:
+    """The old, strict rule (kept to compare it with :func:`answer_correct` in notebook 04; score with that).
+
+    Rule: after :func:`normalize`, the prediction equals the answer or one alias; or the
+    prediction is short (at most ``max_words`` normalised words) and the answer or an alias
+    appears in it as a whole phrase (on word boundaries). So "The Team plan costs $49." matches
+    "$49", but "499" does not match "49", and a long paragraph that happens to contain the
+    number does not count.
+    """
+    if not isinstance(pred, str) or not isinstance(answer, str):
+        raise TypeError("exact_match() expects strings for pred and answer")
+    if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
+        raise TypeError("aliases must be a list of strings")
     from .textnorm import normalize
 
-    p = normalize(row["reply"])
-    golds = [g for g in (normalize(x) for x in [row["answer"], *row["aliases"]]) if g]
+    p = normalize(pred)
+    golds = [g for g in (normalize(x) for x in [answer, *aliases]) if g]
     if p in golds:
         return True
-    return bool(p) and len(p.split()) <= 20 and any(f" {g} " in f" {p} " for g in golds)
+    if not p or len(p.split()) > max_words:
+        return False
+    padded = f" {p} "
+    return any(f" {g} " in padded for g in golds)
+
+
+
+def old_rule(row: dict) -> bool:
+    """The course's grader before this one (:func:`exact_match`) on a labelled row."""
+    return exact_match(row["reply"], row["answer"], row["aliases"])
 
 
 def new_rule(row: dict) -> Verdict:
