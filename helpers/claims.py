@@ -78,22 +78,25 @@ def _fmt(value: float | None, unit: str) -> str:
 def _bench(task: str) -> Claim:
     """A row of the guide's benchmark table (``benchmark.GUIDE``): its winner beats the other, paired."""
     from .benchmark import GUIDE, GUIDE_NAMES, METRICS
+    from .tasks import KNOWLEDGE_TASKS
 
     rag, ft = GUIDE[task]
     winner, other = ("RAG", "fine-tuning") if rag > ft else ("fine-tuning", "RAG")
+    rival = "RAG" if task in KNOWLEDGE_TASKS else "the better of RAG and few-shot prompting"
     return Claim(f"benchmark_{task}", f"{winner} beats {other} on {GUIDE_NAMES[task]} (RAG {rag}, FT {ft})",
                  "Benchmark: six task types", "08_benchmark",
-                 f"{METRICS[task]}, guide's winner minus the other on the same items, points", "direction",
-                 low=0.0, unit="pts")
+                 f"{METRICS[task]}, guide's winner minus the other on the same items (RAG side: {rival}), points",
+                 "direction", low=0.0, unit="pts")
 
 
 CLAIMS: dict[str, Claim] = {c.id: c for c in (
     Claim("routing_knowledge", "a knowledge gap (facts the model lacks) is fixed with retrieval",
-          "Decision framework", "01_decide", "share of the base model's failures on fact tasks that lack the facts",
-          "at_least", low=0.5, unit="%"),
+          "Decision framework", "08_benchmark", "on the base model's fact-task failures the profiler labels knowledge: "
+          "RAG's score minus fine-tuning's on the same items (paired), points", "at_least", low=0.0, unit="pts"),
     Claim("routing_behaviour", "a behaviour gap (format, tone, schema) is fixed with fine-tuning",
-          "Decision framework", "01_decide", "share of the base model's failures on format tasks that are behaviour",
-          "at_least", low=0.5, unit="%"),
+          "Decision framework", "08_benchmark", "on the base model's format-task failures the profiler labels "
+          "behaviour: fine-tuning's score minus the better of RAG and few-shot prompting (paired), points",
+          "at_least", low=0.0, unit="pts"),
     Claim("hybrid_keywords", "hybrid search beats pure semantic search on exact keywords (error codes, ids)",
           "Retrieval", "03_hybrid_retrieval", "hit rate, hybrid minus semantic, on exact-keyword queries (paired)",
           "at_least", low=0.0, unit="pts"),
@@ -106,7 +109,8 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in (
           "04_rag_pipeline", "share of wrong RAG answers whose gold document was not retrieved ('many': a third)",
           "at_least", low=1 / 3, unit="%"),
     Claim("version_indexes", "version your indexes so a bad update can be rolled back", "RAG in production",
-          "04_rag_pipeline", "score drop of a broken index version, caught by the promotion check (paired)",
+          "04_rag_pipeline", "answer stated (v2 facts) on the live questions the update touches: the good v2 "
+          "index minus a stale build promoted by mistake, before the check caught it and it was rolled back (paired)",
           "at_least", low=0.0, unit="pts"),
     Claim("lora_cheaper", "LoRA is about 10x cheaper than full fine-tuning", "Fine-tuning", "05_lora_finetune",
           "peak training memory, full fine-tune / LoRA", "at_least", low=10.0, unit="x"),
@@ -125,9 +129,10 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in (
           "Decision framework", "08_benchmark", "answer stated (evaluate.grade) on changed facts, RAG on the updated index minus "
           "fine-tuned on the old facts (paired), points", "direction", low=0.0, unit="pts"),
     Claim("prompt_shrink", "fine-tuning shrinks prompts by 60-70%", "Costs", "09_costs",
-          "prompt tokens saved by the fine-tuned model's prompt vs RAG's", "range", low=0.6, high=0.7, unit="%"),
+          "prompt tokens saved on the behaviour tasks: the fine-tuned model's prompt vs the few-shot prompt it "
+          "replaces (k chosen on dev)", "range", low=0.6, high=0.7, unit="%"),
     Claim("scale_break_even", "fine-tuning pays for itself at millions of calls a month", "Costs", "09_costs",
-          "break-even volume, RAG vs self-hosted FT, measured prompts (calls a month)", "range", low=1e6,
+          "break-even volume, few-shot prompting vs self-hosted FT, measured prompts (calls a month)", "range", low=1e6,
           high=1e8, unit="calls"),
 )}
 

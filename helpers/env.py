@@ -121,6 +121,7 @@ TIERS: dict[str, dict] = {
         "why": "no CUDA GPU: the embedded 135M model runs anywhere, offline, in fp32",
         "learning_rate": 1e-3,  # tuned on the 135M model (notebook 05's sweep)
         "min_vram_gb": 0.0,
+        "eval_batch_tokens": 8192,  # measured on 2-core CPUs: see generate.EVAL_BATCH_TOKENS
     },
     "t4": {
         "generator": "unsloth/Llama-3.2-1B-Instruct",
@@ -131,6 +132,9 @@ TIERS: dict[str, dict] = {
         "why": "a CUDA GPU below A100 class (no bf16 or < 40 GB): a 1B model in 4-bit, fp16 training",
         "learning_rate": 2e-4,  # the usual LoRA rate for 1-8B models (Unsloth's notebooks)
         "min_vram_gb": 12.0,    # a T4 reports 14.7 GiB
+        # a batch's padded prompt tokens: 32 prompts of 1,024. Llama-3.2-1B's key-value cache is 32 KiB a token
+        # (16 layers x 8 KV heads x 64 dims x K and V x 2 bytes): 1 GiB for the batch, beside ~1.5 GB of weights
+        "eval_batch_tokens": 32768,
     },
     "a100": {
         "generator": "unsloth/Qwen2.5-7B-Instruct",
@@ -141,6 +145,9 @@ TIERS: dict[str, dict] = {
         "why": "a CUDA GPU with bf16 and >= 40 GB: the guide's '7B LoRA on one A100' in bf16",
         "learning_rate": 2e-4,
         "min_vram_gb": 38.0,    # an A100 40GB reports about 39.4 GiB
+        # 32 prompts of 2,048: Qwen2.5-7B's cache is 56 KiB a token (28 layers x 4 KV heads x 128 x 2 x 2 bytes),
+        # 3.5 GiB for the batch, plus a 1.2 GiB MLP activation per layer at prefill, beside 14.2 GiB of weights
+        "eval_batch_tokens": 65536,
     },
 }
 

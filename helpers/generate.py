@@ -31,7 +31,16 @@ EVAL_BATCH_SIZE = 32
 # 32 of the task prompts without context (37-212 tokens), where 32 is the fastest batch. Measured with the cap,
 # asked for 32: 0.88 GB and 104 tokens/s (a cap of 4096, 6 prompts: 0.39 GB, 103 tokens/s, but JSON and SQL
 # prompts alone would then run 20 at a time).
-EVAL_BATCH_TOKENS = 8192
+EVAL_BATCH_TOKENS = env.TIERS["cpu"]["eval_batch_tokens"]  # 8192; a GPU tier's own cap is in its row of env.TIERS
+
+
+def batch_token_cap(gen, max_batch_tokens="tier") -> int | None:
+    """The padded prompt tokens a batch may hold: `max_batch_tokens` as given (an int, or None: no cap), or with
+    "tier" the cap of the generator's tier (``env.TIERS[tier]["eval_batch_tokens"]``: 8,192 on a CPU, where it
+    was measured; larger on a GPU, where the CPU's cap would hold a batch of RAG prompts to about 13)."""
+    if max_batch_tokens != "tier":
+        return max_batch_tokens
+    return env.TIERS[env.check_tier(getattr(gen, "tier", "cpu"))]["eval_batch_tokens"]
 
 
 @dataclass
@@ -142,7 +151,7 @@ def generate(
     seed: int | None = None,
     sort_by_length: bool = True,
     continue_last: bool = False,
-    max_batch_tokens: int | None = EVAL_BATCH_TOKENS,
+    max_batch_tokens: int | None | str = "tier",
     schema: dict | list | None = None,
     grammar: str | list | None = None,
 ) -> GenerationResult:
@@ -154,7 +163,8 @@ def generate(
     (``sort_by_length``: less padding) and the results come back in the order given; a batch stops as soon
     as every sequence in it has ended (the end-of-turn token), not at ``max_new_tokens``. A batch holds at most
     ``max_batch_tokens`` prompt tokens once padded (``plan_batches``; None: ``batch_size`` prompts always), so
-    long prompts run in smaller batches and the memory of a batch stays bounded.
+    long prompts run in smaller batches and the memory of a batch stays bounded; "tier" takes the cap of the
+    generator's tier (``batch_token_cap``).
 
     ``schema`` (a JSON Schema dict) or ``grammar`` (Lark text) constrains the decoding (``helpers.constrain``):
     one for every conversation, or a list with one per conversation (None: that one is free). Both are
@@ -178,6 +188,7 @@ def generate(
     constrained = schema is not None or grammar is not None
     grammars = constrain.row_grammars(len(chats), schema, grammar) if constrained else [None] * len(chats)
     tokenizer, model = gen.tokenizer, gen.model
+    max_batch_tokens = batch_token_cap(gen, max_batch_tokens)
     template = {"continue_final_message": True} if continue_last else {"add_generation_prompt": True}
     all_prompts = [tokenizer.apply_chat_template(c, tokenize=False, **template) for c in chats]
     order = list(range(len(chats)))

@@ -1,4 +1,5 @@
-"""The systems the course compares, on any task: base, RAG, FT, FT+RAG and RAFT.
+"""The systems the course compares, on any task: base, RAG, FT, FT+RAG and RAFT (and few-shot, base+schema,
+FT+schema on the behaviour tasks).
 
 =========  ==========================================  ===============================
 system     model                                       prompt
@@ -8,6 +9,8 @@ RAG        the base model                              the task's prompt + retri
 FT         base + the *behaviour* adapter (05)         the task's prompt
 FT+RAG     base + the *behaviour* adapter (05)         the task's prompt + retrieved context
 RAFT       base + the *raft* adapter (06)              the task's prompt + retrieved context
+few-shot   the base model                              instructions + the task's reference + k solved
+                                                       examples nearest the input (``helpers.fewshot``)
 =========  ==========================================  ===============================
 
 Retrieval is the course's hybrid search (BM25 + vector, fused) over the help-centre index of the
@@ -32,11 +35,11 @@ from collections.abc import Mapping, Sequence
 from . import env, tasks
 from .stats import bootstrap_ci  # noqa: F401  (statistics live in stats; systems.bootstrap_ci is the same function)
 
-SYSTEMS = ("base", "RAG", "FT", "FT+RAG", "RAFT", "base+schema", "FT+schema")
+SYSTEMS = ("base", "RAG", "FT", "FT+RAG", "RAFT", "base+schema", "FT+schema", "few-shot")
 USES_CONTEXT = {"base": False, "RAG": True, "FT": False, "FT+RAG": True, "RAFT": True, "base+schema": False,
-                "FT+schema": False}
+                "FT+schema": False, "few-shot": False}
 MODEL_OF = {"base": "base", "RAG": "base", "FT": "behaviour", "FT+RAG": "behaviour", "RAFT": "raft",
-            "base+schema": "base", "FT+schema": "behaviour"}
+            "base+schema": "base", "FT+schema": "behaviour", "few-shot": "base"}
 # "+schema": decoding constrained by the task's output format (tasks.constraint: the ticket JSON Schema, the
 # SQL grammar of the analytics database), on the behaviour tasks that have one. No RAG+schema: retrieved
 # articles change what a model knows, not the format it writes, and RAG does not help these two tasks.
@@ -247,6 +250,12 @@ def load_models(names: Sequence[str], dtype: str | None = None, merged_dtype: st
     return load_generators((MODEL_OF[check_system(n)] for n in names), dtype=dtype, merged_dtype=merged_dtype)
 
 
+def load_model(name: str, dtype: str | None = None, merged_dtype: str = "fp32"):
+    """One generator by model name ('base', 'behaviour', 'knowledge' or 'raft'; see ``load_generators``):
+    what ``benchmark.run`` calls to hold one model in memory at a time."""
+    return load_generators([name], dtype=dtype, merged_dtype=merged_dtype)[name]
+
+
 def load_generators(model_names, dtype: str | None = None, merged_dtype: str = "fp32") -> dict:
     """{'base': the base model, 'behaviour' / 'knowledge' / 'raft': base + that adapter}, each loaded once."""
     from . import models
@@ -257,8 +266,11 @@ def load_generators(model_names, dtype: str | None = None, merged_dtype: str = "
 
 
 def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=None, version: int = 1,
-        progress: bool = True) -> list[dict]:
-    """Answer and score `items` with `system`; every row also records the system and its context use."""
+        progress: bool = True, k: int | None = None, pool=None) -> list[dict]:
+    """Answer and score `items` with `system`; every row also records the system and its context use.
+
+    few-shot: ``k`` solved examples per item (None: ``fewshot.DEFAULT_K``; choose it on dev with
+    ``fewshot.choose_k``) from ``pool`` (None: the task's train split)."""
     check_system(system)
     model = MODEL_OF[system]
     if model not in gens:
@@ -268,6 +280,13 @@ def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=N
     if system in CONSTRAINED and task not in tasks.CONSTRAINABLE:
         raise ValueError(f"{system!r} needs a task with an output constraint, one of {list(tasks.CONSTRAINABLE)}; "
                          f"{task!r} has none")
+    if system == "few-shot":
+        from . import fewshot
+
+        k = fewshot.DEFAULT_K if k is None else k
+        rows = tasks.run(gens[model], task, list(items), version=version, progress=progress,
+                         prompts=fewshot.prompts(task, items, k, pool))
+        return [{**row, "system": system, "k": k} for row in rows]
     rows = tasks.run(gens[model], task, list(items), version=version, progress=progress,
                      contexts=contexts if USES_CONTEXT[system] else None, max_words=CONTEXT["max_words"],
                      constrained=system in CONSTRAINED)

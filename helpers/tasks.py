@@ -169,8 +169,11 @@ MAX_NEW_TOKENS = {"qa_static": 32, "qa_live": 32, "multihop": 32, "json_extracti
 
 def run(gen, task: str, items: list[dict], batch_size: int | None = None, system: str | None = None, version: int = 1,
         progress: bool = True, contexts=None, max_words: int = 300, sort_by_length: bool = True,
-        constrained: bool = False) -> list[dict]:
+        constrained: bool = False, prompts: list[list[dict]] | None = None) -> list[dict]:
     """Generate an answer for every item and score it: one dict per item with id, output and the scores.
+
+    ``prompts``, when given, holds one conversation per item to send instead of ``messages`` (the few-shot
+    prompts of ``helpers.fewshot``); ``contexts`` and ``system`` must then be left out.
 
     ``constrained=True`` decodes under the task's ``constraint`` (json_extraction, sql); each row then also
     records ``truncated``: the answer ran out of tokens before it was complete.
@@ -186,10 +189,14 @@ def run(gen, task: str, items: list[dict], batch_size: int | None = None, system
         raise ValueError(f"no {task} items to run")
     if contexts is not None and len(contexts) != len(items):
         raise ValueError(f"{len(items)} items but {len(contexts)} contexts: give one list of hits per item")
+    if prompts is not None and (contexts is not None or system is not None):
+        raise ValueError("give either ready prompts= or the pieces to build them (contexts=, system=), not both")
+    if prompts is not None and len(prompts) != len(items):
+        raise ValueError(f"{len(items)} items but {len(prompts)} prompts: give one conversation per item")
     contexts = contexts if contexts is not None else [None] * len(items)
     conn = data.analytics_db() if task == "sql" else None
-    prompts = [messages(task, it, system=system, version=version, context=ctx, max_words=max_words)
-               for it, ctx in zip(items, contexts, strict=True)]
+    prompts = prompts or [messages(task, it, system=system, version=version, context=ctx, max_words=max_words)
+                          for it, ctx in zip(items, contexts, strict=True)]
     out = generate.generate(gen, prompts, max_new_tokens=MAX_NEW_TOKENS[task],
                             batch_size=batch_size or generate.EVAL_BATCH_SIZE, progress=progress,
                             sort_by_length=sort_by_length, **(constraint(task) if constrained else {}))

@@ -41,7 +41,8 @@ def test_every_task_has_a_name_and_a_metric():
 @pytest.mark.parametrize("task", tasks.TASKS)
 def test_systems_for(task):
     expected = (("base", "RAG", "FT", "FT+RAG") + (("RAFT",) if task in QA else ())
-                + (("base+schema", "FT+schema") if task in ("json_extraction", "sql") else ()))
+                + (("base+schema", "FT+schema") if task in ("json_extraction", "sql") else ())
+                + (("few-shot",) if task in ("json_extraction", "tone", "sql") else ()))
     assert benchmark.systems_for(task) == expected
 
 
@@ -308,7 +309,7 @@ def test_compare_with_rows_uses_the_paired_test():
     assert unpaired["clear"] is False and unpaired["test"] == "intervals apart"
     row = by_task(benchmark.compare(summary, rows))["json_extraction"]
     assert row["clear"] is True and row["verdict"] == "confirms the guide"
-    assert row["FT - RAG"] == pytest.approx(100 * 7 / 30, abs=0.1) and row["FT - RAG low"] > 0
+    assert row["FT - rival"] == pytest.approx(100 * 7 / 30, abs=0.1) and row["FT - rival low"] > 0
     assert row["p (McNemar)"] == pytest.approx(2 / 2**7) and row["paired n"] == 30
 
 
@@ -341,3 +342,149 @@ def test_constrained_comparison_pairs_the_same_items_and_reports_validity_and_sp
     assert r["n"] == 8 and r["a score"] == 50.0 and r["b score"] == 75.0 and r["b - a"] == 25.0
     assert r["a valid"] == 0.25 and r["b valid"] == 0.875 and r["b truncated"] == 0.125
     assert r["a tokens/s"] == 20.0 and r["b tokens/s"] == 16.0 and r["decided"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# The prompting rival, one model at a time, routing that can fail
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_rival_is_rag_on_facts_and_the_better_prompt_on_behaviour():
+    summary = [cell("tone", "RAG", 0.5), cell("tone", "few-shot", 0.8), cell("tone", "FT", 0.9),
+               cell("qa_static", "RAG", 0.3), cell("qa_static", "few-shot", 0.9), cell("qa_static", "FT", 0.2),
+               cell("sql", "RAG", 0.4), cell("sql", "few-shot", 0.1), cell("sql", "FT", 0.6)]
+    assert benchmark.rival_of(summary, "tone") == "few-shot"
+    assert benchmark.rival_of(summary, "qa_static") == "RAG"   # the fact tasks' rival is retrieval
+    assert benchmark.rival_of(summary, "sql") == "RAG"          # few-shot did worse: RAG stays the rival
+    rows = by_task(benchmark.compare(summary))
+    assert rows["tone"]["rival"] == "few-shot" and rows["tone"]["rival score"] == 80.0 and rows["tone"]["RAG"] == 50.0
+    assert rows["sql"]["rival"] == "RAG" and rows["sql"]["few-shot"] == 10.0
+    assert rows["tone"]["winner"] == "FT"
+
+
+def test_compare_pairs_ft_with_few_shot_when_it_is_the_rival():
+    rows = ([_row("tone", "RAG", i, 0.0) for i in range(20)] + [_row("tone", "few-shot", i, 1.0) for i in range(20)]
+            + [_row("tone", "FT", i, 0.5) for i in range(20)])
+    row = by_task(benchmark.compare(benchmark.table(rows), rows))["tone"]
+    assert row["rival"] == "few-shot" and row["FT - rival"] == -50.0 and row["verdict"] == "contradicts the guide"
+    assert row["floor"] is None  # RAG at zero is not the rival, so it does not make a floor
+
+
+def test_compare_names_a_closed_book_base_at_the_floor_on_fact_tasks():
+    summary = [cell("qa_static", "base", 0.0, 0.0, 0.0), cell("qa_static", "RAG", 0.4), cell("qa_static", "FT", 0.3),
+               cell("tone", "base", 0.0, 0.0, 0.0), cell("tone", "RAG", 0.4), cell("tone", "FT", 0.6)]
+    rows = by_task(benchmark.compare(summary))
+    assert rows["qa_static"]["base floor"].startswith("closed-book base 0 [0-0] on factual QA")
+    assert rows["tone"]["base floor"] is None
+
+
+def test_rival_comparison_pairs_few_shot_with_the_fine_tunes():
+    rows = []
+    for i in range(10):
+        rows += [_row("sql", "few-shot", i, float(i < 8)), _row("sql", "FT", i, float(i < 2)),
+                 _row("sql", "FT+schema", i, float(i < 3)), _row("sql", "RAG", i, 0.0)]
+    out = benchmark.rival_comparison(rows)
+    assert [(r["a"], r["b"]) for r in out] == list(benchmark.RIVAL_PAIRS)
+    assert out[0]["b - a"] == -60.0 and out[0]["decided"] is True and out[0]["p (McNemar)"] is not None
+
+
+class Loaded(SimpleNamespace):
+    pass
+
+
+def test_run_with_a_loader_holds_one_model_at_a_time(monkeypatch):
+    from helpers import env, fewshot
+
+    events = []
+    monkeypatch.setattr(systems, "retrieve", lambda index, task, its: ([[] for _ in its], [0.0] * len(its)))
+    monkeypatch.setattr(benchmark.env, "release_memory", lambda: events.append("release") or True)
+
+    class FakePool:
+        def __init__(self, task):
+            self.task = task
+
+    monkeypatch.setattr(fewshot, "Pool", FakePool)
+    monkeypatch.setattr(fewshot, "prompts", lambda task, its, k, pool: [[{"k": k}] for _ in its])
+
+    def fake_run(gen, task, its, version=1, progress=False, prompts=None, **kw):
+        events.append(("run", gen.name, task, None if prompts is None else prompts[0][0]["k"]))
+        return [{"id": it["id"], "task": task, "output": "", "score": 0.5} for it in its]
+
+    monkeypatch.setattr(tasks, "run", fake_run)
+
+    def load(name):
+        events.append(("load", name))
+        return Loaded(name=name, model_id=f"m-{name}", tier="cpu", device="cpu")
+
+    rows = benchmark.run(load, {1: None, 2: None}, 2, task_names=["sql", "qa_static"], progress=False,
+                         fewshot_k={"sql": 4})
+    loads = [e for e in events if e[0] == "load"]
+    assert loads == [("load", "base"), ("load", "behaviour"), ("load", "knowledge"), ("load", "raft")]
+    # every run of a model happens between its load and its release
+    assert events.index(("load", "behaviour")) > events.index("release")
+    assert ("run", "base", "sql", 4) in events  # few-shot with the k chosen on dev
+    assert [(r["task"], r["system"]) for r in rows[::2]] == [("sql", s) for s in benchmark.systems_for("sql")] + [
+        ("qa_static", s) for s in benchmark.systems_for("qa_static")]
+    assert rows[0]["generator"] == "m-base" and {r["model"] for r in rows if r["system"] == "FT"} == {"behaviour", "knowledge"}
+    with pytest.raises(ValueError, match=r"fewshot_k names tasks without a few-shot system: \['qa_static'\]"):
+        benchmark.run(load, {1: None, 2: None}, 2, fewshot_k={"qa_static": 2}, progress=False)
+    with pytest.raises(TypeError, match="dict of loaded generators or a function"):
+        benchmark.run(42, {1: None, 2: None}, 2, progress=False)
+    assert env.release_memory() is True
+
+
+def test_save_takes_the_rows_and_extra_sections(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_PROFILE", "ci")
+    rows = [{"task": "sql", "system": "FT", "id": 1, "score": 1.0, "model": "behaviour", "generator": "g",
+             "tier": "cpu", "device": "cpu"},
+            {"task": "sql", "system": "base", "id": 1, "score": 0.0, "model": "base", "generator": "g",
+             "tier": "cpu", "device": "cpu"}]
+    target = benchmark.save([], [{"p": float("nan")}], rows, 1, path=tmp_path / "b.json",
+                            fewshot={"sql": {"k": 2}}, routing=[{"p": float("nan")}])
+    payload = json.loads(target.read_text())
+    assert payload["generator"] == "g" and payload["adapters"] == ["behaviour"]
+    assert payload["fewshot"] == {"sql": {"k": 2}} and payload["routing"] == [{"p": None}]
+    assert payload["comparison"] == [{"p": None}]
+    with pytest.raises(KeyError, match="result rows without"):
+        benchmark.save([], [], [{"task": "sql"}], 1, path=tmp_path / "c.json")
+
+
+def test_routing_can_fail(monkeypatch):
+    """On the base model's knowledge failures RAG must beat FT for the rule to hold; here FT does better."""
+    qa = [it["id"] for it in benchmark_items("qa_static")]
+    rows = []
+    for n, i in enumerate(qa[:12]):
+        rows += [_row("qa_static", "base", i, 0.0, output="The answer is 7 days.", correct=False),
+                 _row("qa_static", "RAG", i, float(n < 2)), _row("qa_static", "FT", i, float(n < 10))]
+    out = {r["side"]: r for r in benchmark.routing(rows)}
+    k = out["knowledge"]
+    assert k["n"] == 12 and k["chosen"] == "RAG" and k["diff"] < 0 and k["decided"] is True
+    assert out["behaviour"]["n"] == 0
+
+
+def benchmark_items(task):
+    from helpers import data
+
+    return data.load_task(task, "test")
+
+
+def test_saved_fewshot_k_reads_what_save_wrote(tmp_path):
+    assert benchmark.saved_fewshot_k(tmp_path / "none.json") == {}
+    gens = {"base": SimpleNamespace(tier="cpu", device="cpu", model_id="m")}
+    path = benchmark.save([], [], gens, 1, path=tmp_path / "b.json", fewshot={"tone": {"k": 4, "curve": []}})
+    assert benchmark.saved_fewshot_k(path) == {"tone": 4}
+    path = benchmark.save([], [], gens, 1, path=tmp_path / "c.json")
+    assert benchmark.saved_fewshot_k(path) == {}
+
+
+def test_per_item_scores_round_trip(tmp_path):
+    rows = [_row("sql", "FT", i, float(i % 2)) for i in range(4)] + [_row("sql", "RAG", i, 0.0) for i in range(4)]
+    scores = benchmark.per_item(rows)
+    assert scores == {"sql": {"FT": [0.0, 1.0, 0.0, 1.0], "RAG": [0.0] * 4}}
+    gens = {"base": SimpleNamespace(tier="cpu", device="cpu", model_id="m")}
+    path = benchmark.save([], [], gens, 4, path=tmp_path / "b.json", scores=scores)
+    assert benchmark.saved_scores(path) == scores
+    with pytest.raises(FileNotFoundError, match="run notebook 08"):
+        benchmark.saved_scores(tmp_path / "none.json")
+    with pytest.raises(KeyError, match="no per-item scores"):
+        benchmark.saved_scores(benchmark.save([], [], gens, 4, path=tmp_path / "c.json"))

@@ -185,3 +185,22 @@ def test_configure_imports_unsloth_before_anything_else_on_a_gpu(monkeypatch, cl
     monkeypatch.setattr(env, "import_backend", lambda tier=None: imported.append(env.finetune_backend(tier)) or "unsloth")
     env.configure()
     assert imported == ["unsloth"]
+
+
+@pytest.mark.parametrize(("card", "cap"), [("t4", 32768), ("l4", 32768), ("a100-40", 65536), ("a100-80", 65536)])
+def test_a_gpu_batch_holds_more_prompt_tokens_than_the_cpus(monkeypatch, clean_env, card, cap):
+    """Defect 10: the CPU's cap of 8,192 padded prompt tokens held GPU batches of RAG prompts to about 13."""
+    import types
+
+    from helpers import generate
+
+    gpu_sim.simulate(monkeypatch, card)
+    gen = types.SimpleNamespace(tier=env.pick_tier(), device="cuda:0")
+    assert generate.batch_token_cap(gen) == cap
+    assert generate.batch_token_cap(types.SimpleNamespace(tier="cpu")) == generate.EVAL_BATCH_TOKENS == 8192
+    assert generate.batch_token_cap(gen, 100) == 100 and generate.batch_token_cap(gen, None) is None
+    rag_prompts = [613] * 32  # the longest RAG prompts measured on the CPU (generate.EVAL_BATCH_TOKENS)
+    assert [len(b) for b in generate.plan_batches(rag_prompts, 32, cap)] == [32]
+    assert len(generate.plan_batches(rag_prompts, 32, 8192)[0]) == 13
+    with pytest.raises(ValueError, match="unknown tier"):
+        generate.batch_token_cap(types.SimpleNamespace(tier="h100"))

@@ -160,6 +160,6 @@ def test_09_prints_the_guides_prompt_shrink_range():
     low, high = costs.GUIDE_PROMPT_SHRINK
     lines = [line for cell in _cells(ROOT / "notebooks" / "09_costs.ipynb") if cell["cell_type"] == "code"
              for out in cell.get("outputs", []) for line in "".join(out.get("text", "")).splitlines()
-             if line.startswith("mean prompt tokens:")]
-    assert lines, "09 prints no 'mean prompt tokens' line"
+             if line.startswith(("mean prompt tokens:", "behaviour tasks, the prompt fine-tuning replaces:"))]
+    assert len(lines) == 2, f"09 prints the RAG and the few-shot shrink lines once each, got {lines}"
     assert all(f"(guide: {low:.0%}-{high:.0%};" in line for line in lines), lines

@@ -280,6 +280,37 @@ def test_run_dispatch(monkeypatch):
         systems.run("FT+schema", gens, "tone", [{"id": "m1", "message": "Hi"}], progress=False)
 
 
+def test_few_shot_runs_the_base_model_on_its_own_prompts(monkeypatch):
+    from helpers import fewshot
+
+    seen = {}
+
+    def fake_run(gen, task, items, version, progress, prompts):
+        seen.update(gen=gen, prompts=prompts)
+        return [{"id": it["id"], "score": 1.0} for it in items]
+
+    monkeypatch.setattr(tasks, "run", fake_run)
+    monkeypatch.setattr(fewshot, "prompts", lambda task, items, k, pool: [[{"role": "user", "content": f"k={k}"}]
+                                                                          for _ in items])
+    gens = {"base": "BASE"}
+    rows = systems.run("few-shot", gens, "tone", [{"id": "m1", "message": "Hi"}], progress=False, k=3)
+    assert rows == [{"id": "m1", "score": 1.0, "system": "few-shot", "k": 3}]
+    assert seen["gen"] == "BASE" and seen["prompts"][0][0]["content"] == "k=3"
+    systems.run("few-shot", gens, "sql", [{"id": "s1", "question": "?"}], progress=False)
+    assert seen["prompts"][0][0]["content"] == f"k={fewshot.DEFAULT_K}"
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="rival is retrieval"):
+        systems.run("few-shot", gens, "qa_static", QA, progress=False)
+
+
+def test_tasks_run_takes_ready_prompts_but_not_both():
+    items = [{"id": "m1", "message": "Hi", "customer_first_name": "A"}]
+    with pytest.raises(ValueError, match="either ready prompts= or the pieces"):
+        tasks.run(None, "tone", items, prompts=[[]], contexts=[[]])
+    with pytest.raises(ValueError, match="1 items but 2 prompts"):
+        tasks.run(None, "tone", items, prompts=[[], []])
+
+
 # ---------------------------------------------------------------------------------------------
 # tasks.messages with retrieved context
 # ---------------------------------------------------------------------------------------------
