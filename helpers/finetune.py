@@ -720,6 +720,17 @@ def load_adapter(gen, name_or_path: str | Path):
     """Put a saved adapter on a freshly loaded base generator; refuses an adapter made for another base model."""
     from peft import PeftModel
 
+    path = checked_adapter_path(gen, name_or_path)
+    with _quiet_renames():
+        gen.model = PeftModel.from_pretrained(gen.model, str(path))
+    gen.model.eval()
+    gen.tokenizer.padding_side = "left"
+    return gen
+
+
+def checked_adapter_path(gen, name_or_path: str | Path) -> Path:
+    """The folder of a saved adapter (a name in the workspace, or a path), after checking it was trained on the
+    base model `gen` holds; a clear error when it is missing or made for another model."""
     path = Path(name_or_path)
     if not path.exists():
         path = adapter_dir(str(name_or_path))
@@ -730,11 +741,7 @@ def load_adapter(gen, name_or_path: str | Path):
     if meta.get("base_model") and meta["base_model"] != gen.model_id:
         raise ValueError(f"the adapter at {path.name} was trained on {meta['base_model']!r}, not on the loaded "
                          f"{gen.model_id!r}; load that base model (COURSE_MODEL) or train a new adapter")
-    with _quiet_renames():
-        gen.model = PeftModel.from_pretrained(gen.model, str(path))
-    gen.model.eval()
-    gen.tokenizer.padding_side = "left"
-    return gen
+    return path
 
 
 def merge(gen, dtype: str = "fp32"):

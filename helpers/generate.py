@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import constrain, env
@@ -214,7 +215,7 @@ def generate(
         rows = [grammars[order[p]] for p in positions]
         guide = constrain.logits_processor(tokenizer, rows, _vocab_size(model, tokenizer), end_ids) if any(rows) else None
         processors = [p for p in (guide, recorder) if p is not None]  # the recorder sees the constrained scores
-        with torch.inference_mode():
+        with torch.inference_mode(), active_adapter(gen):
             output = model.generate(
                 **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=end_ids or None, return_dict_in_generate=True,
@@ -250,6 +251,24 @@ def generate(
                             [prompt_tokens[j] for j in pick], [token_logprobs[j] for j in pick] if logprobs else [],
                             [len(positions) for positions in plan],
                             [truncated[j] for j in pick] if constrained else [])
+
+
+@contextmanager
+def active_adapter(gen):
+    """While generating with a view of a shared model (``systems.load_generators`` on a GPU tier: one base model
+    with every adapter beside it, ``gen.info["shared_adapter"]`` naming this view's), make that adapter the active
+    one, or switch the adapters off for the base view. Any other generator is left as it is."""
+    info = getattr(gen, "info", None) or {}
+    if "shared_adapter" not in info:
+        yield
+        return
+    name, model = info["shared_adapter"], gen.model
+    if name is None:
+        with model.disable_adapter():
+            yield
+        return
+    model.set_adapter(name)
+    yield
 
 
 def _vocab_size(model, tokenizer) -> int:
@@ -291,7 +310,7 @@ def completion_logprobs(gen, conversations: Sequence[str | Messages], completion
             seq = p + c
             ids[r, width - len(seq):] = torch.tensor(seq)
             mask[r, width - len(seq):] = 1
-        with torch.inference_mode():
+        with torch.inference_mode(), active_adapter(gen):
             logits = model(input_ids=ids.to(gen.device), attention_mask=mask.to(gen.device)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1)
         targets = ids[:, 1:].to(logp.device)

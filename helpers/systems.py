@@ -212,8 +212,11 @@ def load_adapter_or_train(name: str, gen=None, merged: bool = True, merged_dtype
     from . import finetune, models
 
     gen = gen or models.load_generator()
-    if merged and env.TIERS[gen.tier]["load_in_4bit"]:
-        merged = False  # merging into 4-bit weights re-quantises them and loses the update (finetune.merge)
+    if merged and gen.tier != "cpu":
+        # on a GPU: merging into 4-bit weights (t4) re-quantises them and loses the update (finetune.merge); into
+        # 16-bit weights (a100) the fp32 merge doubles the model's memory (28 GB for a 7B) for a speed-up measured
+        # only on CPUs. The adapter stays beside the weights.
+        merged = False
     if (finetune.adapter_dir(name) / "adapter_config.json").is_file():
         gen = finetune.load_adapter(gen, name)
         return finetune.merge(gen, merged_dtype) if merged else gen
@@ -256,13 +259,53 @@ def load_model(name: str, dtype: str | None = None, merged_dtype: str = "fp32"):
     return load_generators([name], dtype=dtype, merged_dtype=merged_dtype)[name]
 
 
-def load_generators(model_names, dtype: str | None = None, merged_dtype: str = "fp32") -> dict:
-    """{'base': the base model, 'behaviour' / 'knowledge' / 'raft': base + that adapter}, each loaded once."""
+def load_generators(model_names, dtype: str | None = None, merged_dtype: str = "fp32", shared: bool | None = None
+                    ) -> dict:
+    """{'base': the base model, 'behaviour' / 'knowledge' / 'raft': base + that adapter}, each loaded once.
+
+    On a CPU each is a model of its own (the adapters merged: faster generation, measured). On a GPU tier
+    (``shared`` None follows the tier) the base weights are on the card **once**, with every adapter beside them
+    (PEFT named adapters): each generator is a view that switches to its adapter while it generates
+    (``generate.active_adapter``), so base + three adapters of a 7B model take 15 GB, not 57."""
     from . import models
 
+    names = list(dict.fromkeys(model_names))
+    shared = env.pick_tier() != "cpu" if shared is None else shared
+    if shared:
+        return shared_generators(names, dtype=dtype)
     return {m: models.load_generator(dtype=dtype) if m == "base"
             else load_adapter_or_train(m, gen=models.load_generator(dtype=dtype), merged_dtype=merged_dtype)
-            for m in dict.fromkeys(model_names)}
+            for m in names}
+
+
+def shared_generators(names: Sequence[str], dtype: str | None = None) -> dict:
+    """One base model with the adapters of `names` beside it (PEFT named adapters), one view per name: the base
+    view generates with the adapters switched off. An adapter missing from the workspace is trained first (on a
+    base model of its own, released before the shared one loads)."""
+    import dataclasses
+
+    from peft import PeftModel
+
+    from . import finetune, models
+
+    adapters = [n for n in names if n != "base"]
+    for name in adapters:
+        if not (finetune.adapter_dir(name) / "adapter_config.json").is_file():
+            trained = load_adapter_or_train(name, merged=False)
+            del trained
+            env.release_memory()
+    base = models.load_generator(dtype=dtype)
+    model = base.model
+    for i, name in enumerate(adapters):
+        path = str(finetune.checked_adapter_path(base, name))
+        if i == 0:
+            model = PeftModel.from_pretrained(model, path, adapter_name=name)
+        else:
+            model.load_adapter(path, adapter_name=name)
+    model.eval()
+    base.tokenizer.padding_side = "left"
+    return {name: dataclasses.replace(base, model=model, info={**base.info, "shared_adapter": None if name == "base"
+                                                               else name}) for name in names}
 
 
 def run(system: str, gens: Mapping, task: str, items: Sequence[dict], contexts=None, version: int = 1,

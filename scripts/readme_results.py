@@ -209,23 +209,27 @@ def benchmark_section(results: dict) -> str:
     lines = [f"From `notebooks/08_benchmark.ipynb` on {results.get('date', '?')} ({results.get('profile', '?')} profile, "
              f"tier `{results.get('tier', '?')}`, generator {results.get('generator', '?')}, "
              f"{results.get('n_items_per_task', '?')} test items per task, data `{results.get('data_version', '?')}`). "
-             "Scores 0-100 with 95% bootstrap intervals. *FT - RAG* is the paired difference on the same items "
-             "with its bootstrap interval and, for 0/1 metrics, McNemar's exact p; the verdict follows that test.",
-             "", "| task type (metric) | n | guide RAG / FT | base | RAG | FT | FT+RAG | RAFT | FT - RAG (paired) | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "Scores 0-100 with 95% bootstrap intervals. The guide's RAG side is the task's *rival*: RAG on the "
+             "fact tasks, the better of RAG and few-shot prompting on the behaviour tasks. *FT - rival* is the paired "
+             "difference on the same items with its bootstrap interval and, for 0/1 metrics, McNemar's exact p; the "
+             "verdict follows that test.",
+             "", "| task type (metric) | n | guide RAG / FT | base | RAG | few-shot | FT | FT+RAG | RAFT | FT - rival "
+             "(paired) | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in results.get("comparison", []):
         row = cells.get(c["task"], {})
-        if "FT - RAG" in c:
+        if "FT - rival" in c:
             p_value = c.get("p (McNemar)")
             p = "" if p_value is None or p_value != p_value else f", p={p_value:.2g}"  # None or NaN: graded scores
-            paired = f"{c['FT - RAG']:+.0f} [{c['FT - RAG low']:+.0f}, {c['FT - RAG high']:+.0f}]{p}"
+            paired = (f"{c['FT - rival']:+.0f} [{c['FT - rival low']:+.0f}, {c['FT - rival high']:+.0f}]{p} "
+                      f"(vs {c.get('rival', 'RAG')})")
         else:
             paired = "not recorded (older results file)"
         verdict = c.get("verdict") or (("agrees" if c["agrees"] else "disagrees") + ("" if c["clear"] else " (not clear)"))
         if c.get("floor"):
             verdict += f": {c['floor'].split(' is at the floor here')[0]}"
         lines.append(f"| {c['task type']} ({c['metric']}) | {c.get('n', '?')} | {c['guide RAG']} / {c['guide FT']} "
-                     f"({c['guide winner']}) | " + " | ".join(_pct(row, s) for s in ("base", "RAG", "FT", "FT+RAG", "RAFT"))
+                     f"({c['guide winner']}) | " + " | ".join(_pct(row, s) for s in ("base", "RAG", "few-shot", "FT", "FT+RAG",
+                                                                                     "RAFT"))
                      + f" | {paired} | {verdict} |")
     return "\n".join(lines)
 

@@ -50,3 +50,43 @@ def test_the_peft_child_never_imports_unsloth(monkeypatch):
     with pytest.raises(SystemExit, match="no CUDA GPU"):
         bench.train_one("peft", 1, None)
     assert "unsloth" not in sys.modules
+
+
+@pytest.mark.parametrize(("forced", "tier", "name"), [(None, "a100", "gpu_check.json"), ("t4", "t4", "gpu_check_t4.json")])
+def test_gpu_check_on_a_simulated_card_runs_each_step_in_its_own_process(monkeypatch, tmp_path, forced, tier, name):
+    """The CUDA branch of gpu_check under a simulated A100 40GB: one child process per step, a failing step
+    recorded with its error (and the check going on), the report written where the tier says."""
+    import json
+    import subprocess
+    import types
+
+    from tests import gpu_sim
+
+    check = load("gpu_check")
+    for var in ("COURSE_TIER", "COURSE_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    if forced:
+        monkeypatch.setenv("COURSE_TIER", forced)
+    gpu_sim.simulate(monkeypatch, "a100-40")
+    (tmp_path / "results").mkdir()
+    monkeypatch.setattr(check, "ROOT", tmp_path)
+    launched = []
+
+    def fake_run(command, capture_output, text, cwd, timeout):
+        launched.append(command)
+        step = command[command.index("--step") + 1]
+        if step == "schema":
+            return types.SimpleNamespace(returncode=1, stdout="", stderr="Traceback ...\nValueError: boom")
+        if step == "generate":
+            raise subprocess.TimeoutExpired(command, timeout)
+        return types.SimpleNamespace(returncode=0, stdout=json.dumps({"seconds": 1.0, "peak_gb": 3.2}), stderr="")
+
+    monkeypatch.setattr(check.subprocess, "run", fake_run)
+    assert check.main([]) == 1  # a step failed: the check says so
+    assert [c[c.index("--step") + 1] for c in launched] == list(check.STEPS)
+    assert all(c[0] == sys.executable for c in launched)
+    report = json.loads((tmp_path / "results" / name).read_text())
+    assert report["tier"] == tier and report["gpu"] == "NVIDIA A100-SXM4-40GB"
+    assert report["steps"]["load"]["peak_gb"] == 3.2 and "wall_seconds" in report["steps"]["load"]
+    assert "ValueError: boom" in report["steps"]["schema"]["error"]
+    assert report["steps"]["generate"]["error"] == f"over {check.STEP_TIMEOUT_S} s"

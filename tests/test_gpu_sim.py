@@ -204,3 +204,61 @@ def test_a_gpu_batch_holds_more_prompt_tokens_than_the_cpus(monkeypatch, clean_e
     assert len(generate.plan_batches(rag_prompts, 32, 8192)[0]) == 13
     with pytest.raises(ValueError, match="unknown tier"):
         generate.batch_token_cap(types.SimpleNamespace(tier="h100"))
+
+
+def _tiny_adapter(folder, seed):
+    """A LoRA adapter on the embedded model with random (non-zero) B matrices, saved to `folder`."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from helpers import models
+
+    torch.manual_seed(seed)
+    base = models.load_generator(tier="cpu", dtype="fp32")
+    peft_model = get_peft_model(base.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    for name, param in peft_model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.5)
+    peft_model.save_pretrained(str(folder))
+
+
+def test_gpu_tiers_share_one_base_model_between_adapters(monkeypatch, tmp_path):
+    """Defect 3: on a GPU tier the generators are views of one base model with every adapter beside it; each view
+    generates exactly what its own separately loaded model does, and the base view with the adapters off."""
+    from helpers import finetune, generate, models, systems
+
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    monkeypatch.setenv("COURSE_TIER", "cpu")
+    for name, seed in (("behaviour", 1), ("raft", 2)):
+        _tiny_adapter(finetune.adapter_dir(name), seed)
+    shared = systems.load_generators(["base", "behaviour", "raft"], dtype="fp32", shared=True)
+    assert len({id(g.model) for g in shared.values()}) == 1, "one model in memory"
+    prompts = [[{"role": "user", "content": "What is a workflow?"}]]
+
+    def say(gen):
+        return generate.generate(gen, prompts, max_new_tokens=12, progress=False).texts
+
+    alone = {"base": models.load_generator(tier="cpu", dtype="fp32")}
+    for name in ("behaviour", "raft"):
+        alone[name] = finetune.load_adapter(models.load_generator(tier="cpu", dtype="fp32"), name)
+    said = {name: say(gen) for name, gen in shared.items()}
+    assert said == {name: say(gen) for name, gen in alone.items()}
+    assert said["behaviour"] != said["base"] and said["raft"] != said["behaviour"], "the adapters change the replies"
+    assert say(shared["base"]) == said["base"], "switching back and forth leaves no adapter on"
+
+
+@pytest.mark.parametrize(("tier", "merges"), [("cpu", True), ("t4", False), ("a100", False)])
+def test_adapters_are_merged_on_the_cpu_only(monkeypatch, tmp_path, tier, merges):
+    """Defects 3 and 4: an fp32 merge doubles a 7B model's memory on an A100, and a 4-bit merge loses the update."""
+    import types
+
+    from helpers import systems
+
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
+    (finetune.adapter_dir("behaviour")).mkdir(parents=True)
+    (finetune.adapter_dir("behaviour") / "adapter_config.json").write_text("{}")
+    merged = []
+    monkeypatch.setattr(finetune, "load_adapter", lambda gen, name: gen)
+    monkeypatch.setattr(finetune, "merge", lambda gen, dtype="fp32": merged.append(dtype) or gen)
+    systems.load_adapter_or_train("behaviour", gen=types.SimpleNamespace(tier=tier))
+    assert bool(merged) is merges

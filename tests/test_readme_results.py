@@ -122,15 +122,15 @@ def test_benchmark_block_renders_every_task_beside_the_guide():
                                "guide RAG": 58, "guide FT": 91, "guide winner": "FT", "winner": "FT",
                                "clear": True, "agrees": True}]}
     text = readme_results.benchmark_section(results)  # an older file, without the paired test
-    assert ("| customer tone matching (rubric) | ? | 58 / 91 (FT) | 40 [30-50] | 50 [40-60] | 80 [70-90] | 75 [65-85] |  "
+    assert ("| customer tone matching (rubric) | ? | 58 / 91 (FT) | 40 [30-50] | 50 [40-60] |  | 80 [70-90] | 75 [65-85] |  "
             "| not recorded (older results file) | agrees |") in text
     results["comparison"][0] |= {"clear": False, "agrees": False, "winner": "RAG"}
     assert "| disagrees (not clear) |" in readme_results.benchmark_section(results)
-    results["comparison"][0] |= {"n": 60, "FT - RAG": 30.0, "FT - RAG low": 12.5, "FT - RAG high": 46.0,
-                                 "p (McNemar)": 0.0012, "verdict": "confirms the guide"}
+    results["comparison"][0] |= {"n": 60, "FT - rival": 30.0, "FT - rival low": 12.5, "FT - rival high": 46.0,
+                                 "p (McNemar)": 0.0012, "verdict": "confirms the guide", "rival": "few-shot"}
     text = readme_results.benchmark_section(results)
     assert "| customer tone matching (rubric) | 60 | 58 / 91 (FT) |" in text
-    assert "| +30 [+12, +46], p=0.0012 | confirms the guide |" in text
+    assert "| +30 [+12, +46], p=0.0012 (vs few-shot) | confirms the guide |" in text
 
 
 def test_claims_block_renders_every_claim_and_flags_other_data(tmp_path):
