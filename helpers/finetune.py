@@ -548,12 +548,16 @@ def every_n_steps(gen, n_steps: int, evaluate, label: str = "pass", stop=None):
         def __init__(self):
             self.history: list[dict] = []
             self.seconds = 0.0
+            self.gen = gen  # dropped when training ends, so a kept callback does not keep the model in memory
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.gen = None
 
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step % n_steps:
                 return
             start = time.perf_counter()
-            tokenizer = gen.tokenizer
+            tokenizer = self.gen.tokenizer
             tokenizer.padding_side = "left"
             model.eval()
             # The training step's freed activations still sit in the heap; without handing them back the quiz's
@@ -561,7 +565,7 @@ def every_n_steps(gen, n_steps: int, evaluate, label: str = "pass", stop=None):
             # quizzes: 3.75 GB above start without this, 2.18 GB with it; 2026-12-03).
             env.release_memory()
             try:
-                result = evaluate(dataclasses.replace(gen, model=model))
+                result = evaluate(dataclasses.replace(self.gen, model=model))
             finally:
                 model.train()
                 tokenizer.padding_side = "right"
@@ -813,6 +817,8 @@ def _isolated_worker(conn, mix: dict, recipe: dict, eval_task: str, n_eval: int,
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
     try:
+        if options.get("tier"):  # e.g. "cpu": the 135M model on the CPU whatever the card (a full 7B fine-tune
+            os.environ["COURSE_TIER"] = env.check_tier(options["tier"])  # would need over 100 GB: helpers.memplan)
         env.configure()
         if options.get("backend") == "unsloth":
             import unsloth  # noqa: F401 - first, before transformers, trl and peft
@@ -850,7 +856,7 @@ def train_isolated(mix: Mapping[str, int | None], recipe: Recipe, eval_task: str
 
     In one process, memory freed by an earlier run is reused by the next and the figures blur; a
     process of its own starts from zero. Costs a few seconds of start-up (imports, model load).
-    ``options``: ``load_dtype`` ('fp32'/'bf16', default the machine's), ``eval_dtype``, ``eval_batch_size``,
+    ``options``: ``tier`` (the child's tier, e.g. 'cpu'), ``load_dtype`` ('fp32'/'bf16', default the machine's), ``eval_dtype``, ``eval_batch_size``,
     ``sort_by_length`` (evaluation settings), ``backend='unsloth'`` (import Unsloth first). ``n_eval=0``
     skips the evaluation.
     """

@@ -7,7 +7,7 @@ On a CUDA machine it runs, each step in a process of its own (Unsloth patches tr
 a step's model must not hold memory during the next): the tier's model loaded; notebook 05's recipe for a few
 steps through Unsloth and through PEFT + TRL; generation with and without the adapter; the ticket JSON
 Schema enforced while decoding. Each step records its seconds and peak GPU memory, set against the card's
-memory; everything goes to ``results/gpu_check.json`` (``results/gpu_check_<tier>.json`` with COURSE_TIER).
+memory and beside what ``helpers.memplan`` expects of it; everything goes to ``results/gpu_check.json`` (``results/gpu_check_<tier>.json`` with COURSE_TIER).
 A step that fails is recorded with its error and the check goes on. Budget: 8 minutes in all.
 
 On a machine without CUDA it prints this plan and exits 0 (what the CPU test suite runs).
@@ -35,6 +35,18 @@ STEPS = {
 }
 STEP_TIMEOUT_S = 150
 TRAIN_STEPS = 6
+
+
+def plan_gib(name: str, tier: str) -> float:
+    """What helpers.memplan expects the step to hold on `tier` (GiB), to set beside its measured peak."""
+    from helpers import memplan
+
+    step = {"load": memplan.Step("load", generate=True),
+            "train-unsloth": memplan.Step("train", train=memplan._train("behaviour")),
+            "train-peft": memplan.Step("train", train=memplan._train("behaviour")),
+            "generate": memplan.Step("generate", adapters=1, generate=True),
+            "schema": memplan.Step("schema", generate=True)}[name]
+    return round(memplan.step_gib(step, tier), 2)
 
 
 def plan() -> str:
@@ -94,6 +106,7 @@ def step(name: str) -> dict:
                                                                                               strict=True)),
                "n": len(tickets)}
     out |= {"seconds": round(time.perf_counter() - started, 1), "peak_gb": _peak_gb(),
+            "plan_gib": plan_gib(name, env.pick_tier()),
             "card_gb": round(torch.cuda.get_device_properties(0).total_memory / 1024**3, 1)}
     return out
 

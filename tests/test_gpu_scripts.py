@@ -90,3 +90,11 @@ def test_gpu_check_on_a_simulated_card_runs_each_step_in_its_own_process(monkeyp
     assert report["steps"]["load"]["peak_gb"] == 3.2 and "wall_seconds" in report["steps"]["load"]
     assert "ValueError: boom" in report["steps"]["schema"]["error"]
     assert report["steps"]["generate"]["error"] == f"over {check.STEP_TIMEOUT_S} s"
+
+
+def test_gpu_check_sets_each_step_beside_the_memory_plan():
+    check = load("gpu_check")
+    for tier, card in (("t4", 14.7), ("a100", 39.4)):
+        plans = {name: check.plan_gib(name, tier) for name in check.STEPS}
+        assert all(0 < gib < card for gib in plans.values()), plans
+        assert plans["train-unsloth"] == plans["train-peft"]
