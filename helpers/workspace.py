@@ -262,3 +262,37 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# What a notebook builds again when its workspace is empty (a fresh Colab runtime without KEEP_ON_DRIVE): the
+# things it needs from earlier notebooks and builds itself when they are missing. Each is built by the notebook
+# named, whose first cell gives its time.
+REBUILT = {"index v1": "the v1 help-centre index (02)", "index v2": "the v2 index (04)",
+           "behaviour": "the behaviour adapter (05)", "knowledge": "the knowledge adapter (05)",
+           "raft": "the RAFT adapter (06)"}
+FRESH_RUNTIME = {
+    "00_setup": (), "01_decide": (), "02_rag_chroma": (), "03_hybrid_retrieval": ("index v1",),
+    "04_rag_pipeline": (), "05_lora_finetune": (), "06_hybrid_stack": ("index v1", "behaviour"),
+    "07_speculative_rag": ("index v1", "behaviour", "raft"),
+    "08_benchmark": ("index v1", "index v2", "behaviour", "knowledge", "raft"), "09_costs": ("index v1",),
+    "10_security": ("index v1",), "11_your_case": (),
+}
+FRESH_RUNTIME_MARK = "**On a fresh Colab runtime:**"
+
+
+def fresh_runtime_note(notebook: str) -> str:
+    """The line of a notebook's first cell that says what a fresh Colab runtime costs it: the install, the tier
+    model's download, and what it rebuilds (``FRESH_RUNTIME``); ``scripts/sync_setup_cells.py`` writes it."""
+    if notebook not in FRESH_RUNTIME:
+        raise KeyError(f"no fresh-runtime entry for {notebook!r}; add it to env.FRESH_RUNTIME")
+    items = [REBUILT[key] for key in FRESH_RUNTIME[notebook]]
+    listed = ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+    rebuilt = ("; it also rebuilds " + listed + ", in the time those notebooks state, unless "
+               "`KEEP_ON_DRIVE = True` kept them on Google Drive ([docs/colab.md](../docs/colab.md))") if items else \
+        "; it needs nothing from earlier notebooks"
+    from . import memplan
+
+    size = {t: memplan.weights_gib(memplan._sizes(env.TIERS[t]["generator"]), t, "bf16") for t in ("t4", "a100")}
+    return (f"{FRESH_RUNTIME_MARK} the setup cell installs the GPU stack (about 3 minutes) and the first model "
+            f"load downloads the tier's model in 16 bits (t4: {size['t4']:.1f} GiB, a100: {size['a100']:.1f} GiB)"
+            f"{rebuilt}.")

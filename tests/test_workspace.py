@@ -191,3 +191,18 @@ def test_command_line(ws, capsys):
     assert workspace.main(["reset", "--keep", "models", "--yes"]) == 0
     assert sorted(p.name for p in root.iterdir()) == ["models"]
     assert workspace.main(["reset", "modles", "--yes"]) == 1 and "unknown workspace part" in capsys.readouterr().err
+
+
+def test_every_notebook_says_what_a_fresh_runtime_rebuilds():
+    from pathlib import Path
+
+    from helpers import workspace
+
+    notebooks = {p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert set(workspace.FRESH_RUNTIME) == notebooks
+    note = workspace.fresh_runtime_note("08_benchmark")
+    assert note.startswith(workspace.FRESH_RUNTIME_MARK) and "the RAFT adapter (06)" in note and "KEEP_ON_DRIVE" in note
+    assert "needs nothing from earlier notebooks" in workspace.fresh_runtime_note("02_rag_chroma")
+    assert "(t4: 2.3 GiB, a100: 14.2 GiB)" in note
+    with pytest.raises(KeyError, match="no fresh-runtime entry"):
+        workspace.fresh_runtime_note("12_more")
