@@ -222,6 +222,7 @@ def _tiny_adapter(folder, seed):
     peft_model.save_pretrained(str(folder))
 
 
+@pytest.mark.slow  # loads the embedded model five times
 def test_gpu_tiers_share_one_base_model_between_adapters(monkeypatch, tmp_path):
     """Defect 3: on a GPU tier the generators are views of one base model with every adapter beside it; each view
     generates exactly what its own separately loaded model does, and the base view with the adapters off."""
