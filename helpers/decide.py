@@ -360,7 +360,7 @@ def measured_choice(scores, what: str) -> dict:
     for system in ordered:
         if system != best:
             test = stats.paired([float(x) for x in scores[best]], [float(x) for x in scores[system]])
-            vs_best[system] = {"diff": test["diff"], "low": test["low"], "high": test["high"],
+            vs_best[system] = {"diff": test["diff"], "low": test["low"], "high": test["high"], "p": test.get("p"),
                                "below": bool(test["decided"] and test["diff"] < 0)}
     pick = next(s for s in ordered if s == best or not vs_best[s]["below"])
     out = {"system": pick, "best": best, "means": means, "vs_best": vs_best, "what": what, "n": n}
@@ -368,8 +368,9 @@ def measured_choice(scores, what: str) -> dict:
         out["reason"] = f"{best} scores highest on {what} ({means[best]:.2f}, n={n})"
     else:
         t = vs_best[pick]
+        p = "" if t["p"] is None else f", McNemar p={t['p']:.2g}"
         out["reason"] = (f"{pick} ({means[pick]:.2f}) is not significantly below the best, {best} ({means[best]:.2f}), "
-                         f"on {what} (difference {t['diff']:+.2f} [{t['low']:+.2f}, {t['high']:+.2f}], n={n}), "
+                         f"on {what} (difference {t['diff']:+.2f} [{t['low']:+.2f}, {t['high']:+.2f}]{p}, n={n}), "
                          "and costs less")
     return out
 

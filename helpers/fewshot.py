@@ -136,12 +136,14 @@ class Pool:
             self._vectors = self._encode([tasks.user_text(self.task, it) for it in self.items])
         return self._vectors
 
-    def nearest(self, item: Mapping, k: int) -> list[dict]:
+    def nearest(self, item: Mapping, k: int, exclude_same: str | None = None) -> list[dict]:
         """The `k` solved examples whose input is most similar to `item`'s (cosine), most similar last (nearest
-        the new input in the prompt); an example with `item`'s own id is never returned."""
-        return self.nearest_many([item], k)[0]
+        the new input in the prompt); an example with `item`'s own id is never returned, nor, with
+        ``exclude_same`` (a field such as the SQL items' ``family``: the question template), one that shares
+        that field's value with `item`."""
+        return self.nearest_many([item], k, exclude_same)[0]
 
-    def nearest_many(self, items: Sequence[Mapping], k: int) -> list[list[dict]]:
+    def nearest_many(self, items: Sequence[Mapping], k: int, exclude_same: str | None = None) -> list[list[dict]]:
         import numpy as np
 
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
@@ -154,16 +156,20 @@ class Pool:
         queries = self._encode([tasks.user_text(self.task, dict(it)) for it in items])
         sims = queries @ self.vectors.T
         out = []
+        if exclude_same and any(exclude_same not in it for it in [*items, *self.items]):
+            raise KeyError(f"exclude_same={exclude_same!r}: not every item and example has that field")
         for it, row in zip(items, sims, strict=True):
-            order = [i for i in np.argsort(-row, kind="stable") if self.items[i].get("id") != it.get("id")]
+            order = [i for i in np.argsort(-row, kind="stable") if self.items[i].get("id") != it.get("id")
+                     and not (exclude_same and self.items[i][exclude_same] == it[exclude_same])]
             out.append([self.items[i] for i in order[:k]][::-1])
         return out
 
 
-def prompts(task: str, items: Sequence[Mapping], k: int, pool: Pool | None = None) -> list[list[dict]]:
-    """One few-shot conversation per item, with its `k` nearest solved examples."""
+def prompts(task: str, items: Sequence[Mapping], k: int, pool: Pool | None = None, exclude_same: str | None = None
+            ) -> list[list[dict]]:
+    """One few-shot conversation per item, with its `k` nearest solved examples (``Pool.nearest``)."""
     pool = pool or Pool(task)
-    return [messages(task, it, ex) for it, ex in zip(items, pool.nearest_many(items, k), strict=True)]
+    return [messages(task, it, ex) for it, ex in zip(items, pool.nearest_many(items, k, exclude_same), strict=True)]
 
 
 def choose_k(gen, task: str, items: Sequence[Mapping], ks: Sequence[int] = KS, pool: Pool | None = None,

@@ -125,3 +125,16 @@ def test_choose_k_picks_the_best_and_the_smaller_k_on_a_tie(monkeypatch):
         fewshot.choose_k(None, "tone", [], pool=pool)
     with pytest.raises(ValueError, match="at least one k"):
         fewshot.choose_k(None, "tone", items(2), ks=(), pool=pool)
+
+
+def test_examples_of_the_same_template_can_be_left_out():
+    pool_items = [{**it, "family": "a" if i < 3 else "b"} for i, it in enumerate(items(6))]
+    pool = fewshot.Pool("tone", items=pool_items, embedder=WordEmbedder())
+    query = {"id": "q", "message": "topic1 plan seats", "family": "a"}
+    assert pool.nearest(query, 1)[0]["id"] == "m1"
+    kept = pool.nearest(query, 3, exclude_same="family")
+    assert {ex["family"] for ex in kept} == {"b"}
+    with pytest.raises(KeyError, match="not every item and example has that field"):
+        pool.nearest({"id": "q", "message": "x"}, 1, exclude_same="family")
+    shots = fewshot.prompts("tone", [query], 2, pool, exclude_same="family")
+    assert len(shots[0]) == 6
