@@ -272,8 +272,13 @@ def active_adapter(gen):
 
 
 def _vocab_size(model, tokenizer) -> int:
-    """Width of the model's scores (its output head), which can exceed the tokenizer's vocabulary."""
+    """Width of the model's scores (its output head), which can exceed the tokenizer's vocabulary (Qwen2.5-7B:
+    152,064 scores for 151,665 tokens); a tokenizer with more tokens than the head is refused."""
     head = getattr(getattr(model, "config", None), "vocab_size", None)
+    if head and len(tokenizer) > int(head):
+        raise ValueError(f"the tokenizer has {len(tokenizer):,} tokens but the model scores only {int(head):,}: they do "
+                         "not belong together (a tokenizer from another model, or tokens added without resizing the "
+                         "model's embeddings); load the tokenizer saved with the model")
     return max(int(head or 0), len(tokenizer))
 
 

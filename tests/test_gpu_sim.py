@@ -263,3 +263,14 @@ def test_adapters_are_merged_on_the_cpu_only(monkeypatch, tmp_path, tier, merges
     monkeypatch.setattr(finetune, "merge", lambda gen, dtype="fp32": merged.append(dtype) or gen)
     systems.load_adapter_or_train("behaviour", gen=types.SimpleNamespace(tier=tier))
     assert bool(merged) is merges
+
+
+def test_a_tokenizer_larger_than_the_models_scores_is_refused_before_generation():
+    import types
+
+    from helpers import generate
+
+    model = types.SimpleNamespace(config=types.SimpleNamespace(vocab_size=10))
+    with pytest.raises(ValueError, match="the tokenizer has 20 tokens but the model scores only 10"):
+        generate._vocab_size(model, list(range(20)))
+    assert generate._vocab_size(types.SimpleNamespace(config=types.SimpleNamespace(vocab_size=30)), list(range(20))) == 30
