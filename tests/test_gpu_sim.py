@@ -206,20 +206,21 @@ def test_a_gpu_batch_holds_more_prompt_tokens_than_the_cpus(monkeypatch, clean_e
         generate.batch_token_cap(types.SimpleNamespace(tier="h100"))
 
 
-def _tiny_adapter(folder, seed):
-    """A LoRA adapter on the embedded model with random (non-zero) B matrices, saved to `folder`."""
+def _tiny_adapters(folders):
+    """LoRA adapters on the embedded model, one per folder, each with its own random (non-zero) B matrices."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     from helpers import models
 
-    torch.manual_seed(seed)
-    base = models.load_generator(tier="cpu", dtype="fp32")
-    peft_model = get_peft_model(base.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    for name, param in peft_model.named_parameters():
-        if "lora_B" in name:
-            torch.nn.init.normal_(param, std=0.5)
-    peft_model.save_pretrained(str(folder))
+    peft_model = get_peft_model(models.load_generator(tier="cpu", dtype="fp32").model,
+                                LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    for seed, folder in enumerate(folders, 1):
+        torch.manual_seed(seed)
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(param, std=0.5)
+        peft_model.save_pretrained(str(folder))
 
 
 @pytest.mark.slow  # loads the embedded model five times
@@ -230,8 +231,7 @@ def test_gpu_tiers_share_one_base_model_between_adapters(monkeypatch, tmp_path):
 
     monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path))
     monkeypatch.setenv("COURSE_TIER", "cpu")
-    for name, seed in (("behaviour", 1), ("raft", 2)):
-        _tiny_adapter(finetune.adapter_dir(name), seed)
+    _tiny_adapters([finetune.adapter_dir("behaviour"), finetune.adapter_dir("raft")])
     shared = systems.load_generators(["base", "behaviour", "raft"], dtype="fp32", shared=True)
     assert len({id(g.model) for g in shared.values()}) == 1, "one model in memory"
     prompts = [[{"role": "user", "content": "What is a workflow?"}]]
