@@ -274,3 +274,20 @@ def test_a_tokenizer_larger_than_the_models_scores_is_refused_before_generation(
     with pytest.raises(ValueError, match="the tokenizer has 20 tokens but the model scores only 10"):
         generate._vocab_size(model, list(range(20)))
     assert generate._vocab_size(types.SimpleNamespace(config=types.SimpleNamespace(vocab_size=30)), list(range(20))) == 30
+
+
+@pytest.mark.parametrize(("card", "shares"), [("t4", True), ("a100-40", True), (None, False)])
+def test_a_gpu_card_gets_the_shared_base_model_and_a_cpu_does_not(monkeypatch, clean_env, card, shares):
+    """The branch that picks the shared base model runs only under CUDA: here under a simulated card."""
+    from helpers import models, systems
+
+    if card:
+        gpu_sim.simulate(monkeypatch, card)
+    else:
+        monkeypatch.setenv("COURSE_TIER", "cpu")
+    called = []
+    monkeypatch.setattr(systems, "shared_generators", lambda names, dtype=None: called.append(list(names)) or {})
+    monkeypatch.setattr(models, "load_generator", lambda dtype=None: "BASE")
+    out = systems.load_generators(["base", "base"])
+    assert (called == [["base"]]) is shares
+    assert shares or out == {"base": "BASE"}
