@@ -86,7 +86,8 @@ def config_for(model_id: str):
 
 
 @cache
-def _sizes(model_id: str) -> Sizes:
+def model_sizes(model_id: str) -> Sizes:
+    """`sizes` of a model id's published configuration (``config_for``), counted once."""
     return sizes(config_for(model_id))
 
 
@@ -161,14 +162,40 @@ class Step:
     embedder: bool = False
 
 
-def _train(recipe: str) -> tuple[int, int]:
-    """(micro-batch, padded sequence) of a course recipe on a GPU, where the whole batch goes at once
-    (``systems._on_cpu``). A batch is padded to its longest conversation: notebook 05's ``check_lengths`` counts
-    at most 308 tokens for a behaviour conversation and 73 for a fact question (SmolLM2's tokenizer; the tier
-    models' larger vocabularies write the same text in fewer tokens), rounded up here to 384 and 128; RAFT and a
-    learner's own examples take their recipe's ``max_length``."""
-    return {"behaviour": (8, 384), "knowledge": (16, 128), "raft": (4, 640), "by-hand": (2, 384),
-            "probe": (2, 384), "case": (8, 512)}[recipe]
+# Padded sequence lengths of a GPU batch, which is padded to its longest conversation: the longest behaviour
+# conversation (tone, JSON, SQL) and the longest fact question of the course's training splits, counted with the
+# embedded model's tokenizer and rounded up (tests/test_memplan.py counts them again: the plan must stay above);
+# the tier models' larger vocabularies write the same text in fewer tokens.
+BEHAVIOUR_PADDED = 384
+FACT_PADDED = 128
+# The two small runs whose batch is written in a notebook, not in a recipe (tests/test_memplan.py reads them there):
+# 05's written-out Unsloth cell (``per_device_train_batch_size``) and 10's memorisation probe (``batch``).
+BY_HAND_BATCH = 2
+PROBE_BATCH = 2
+
+
+def train_shape(run: str) -> tuple[int, int]:
+    """(micro-batch, padded sequence) of one of the course's training runs on a GPU. A GPU takes a recipe's whole
+    batch at once (``systems._on_cpu``), so the micro-batch is the recipe's ``batch_size``, read from the recipe
+    itself (``systems.behaviour_recipe``, ``knowledge_recipe``, ``raft_recipe``; a learner's case trains with
+    the behaviour recipe); RAFT and a case are padded to their recipe's ``max_length``."""
+    from . import systems
+
+    if run == "behaviour":
+        return systems.behaviour_recipe().batch_size, BEHAVIOUR_PADDED
+    if run == "knowledge":
+        return systems.knowledge_recipe(n_records=1).batch_size, FACT_PADDED
+    if run == "raft":
+        recipe = systems.raft_recipe()
+        return recipe.batch_size, recipe.max_length
+    if run == "case":
+        recipe = systems.behaviour_recipe()
+        return recipe.batch_size, recipe.max_length
+    if run == "by-hand":
+        return BY_HAND_BATCH, BEHAVIOUR_PADDED
+    if run == "probe":
+        return PROBE_BATCH, BEHAVIOUR_PADDED
+    raise KeyError(f"no training run {run!r}; the runs are behaviour, knowledge, raft, case, by-hand and probe")
 
 
 PLANS: dict[str, tuple[Step, ...]] = {
@@ -181,11 +208,11 @@ PLANS: dict[str, tuple[Step, ...]] = {
     "04_rag_pipeline": (Step("the RAG pipeline answering, v1 and v2 indexes", generate=True, embedder=True),),
     "05_lora_finetune": (
         Step("section 2: Unsloth's recipe written out, a second copy of the model trained beside `gen`",
-             models=("tier", "tier"), train=_train("by-hand")),
+             models=("tier", "tier"), train=train_shape("by-hand")),
         Step("section 3: the base model on the test splits", generate=True),
-        Step("section 4: the behaviour adapter trained on `gen`", train=_train("behaviour")),
+        Step("section 4: the behaviour adapter trained on `gen`", train=train_shape("behaviour")),
         Step("section 6: the knowledge adapter trained on a second copy, quizzed as it learns",
-             models=("tier", "tier"), adapters=1, train=_train("knowledge"), generate=True),
+             models=("tier", "tier"), adapters=1, train=train_shape("knowledge"), generate=True),
         Step("section 7: the knowledge copy released; the saved adapter reloaded beside `gen` and compared (a GPU "
              "tier does not merge: an fp32 merge would double a 7B model)", models=("tier", "tier"), adapters=2,
              generate=True),
@@ -196,7 +223,7 @@ PLANS: dict[str, tuple[Step, ...]] = {
     "06_hybrid_stack": (
         Step("base and FT: one model with the behaviour adapter beside it", adapters=1, generate=True,
              embedder=True),
-        Step("the RAFT adapter trained on a second copy", models=("tier", "tier"), adapters=1, train=_train("raft"),
+        Step("the RAFT adapter trained on a second copy", models=("tier", "tier"), adapters=1, train=train_shape("raft"),
              embedder=True),
         Step("the four systems compared", models=("tier", "tier"), adapters=2, generate=True, embedder=True)),
     "07_speculative_rag": (
@@ -210,18 +237,18 @@ PLANS: dict[str, tuple[Step, ...]] = {
     "09_costs": (Step("prompts tokenised: the model is loaded for its tokenizer", embedder=True),),
     "10_security": (
         Step("the base model answering the attacks", generate=True, embedder=True),
-        Step("the memorisation probe trained on a second copy", models=("tier", "tier"), train=_train("probe"),
+        Step("the memorisation probe trained on a second copy", models=("tier", "tier"), train=train_shape("probe"),
              generate=True, embedder=True)),
     "11_your_case": (
         Step("your questions answered closed-book and with retrieval", generate=True, embedder=True),
         Step("an adapter trained on your examples, on a second copy (released after)", models=("tier", "tier"),
-             train=_train("case"), generate=True, embedder=True)),
+             train=train_shape("case"), generate=True, embedder=True)),
 }
 
 
 def step_gib(step: Step, tier: str, model_id: str | None = None) -> float:
     """The GiB `step` holds on `tier` (with the tier's model, or `model_id`), the overhead included."""
-    s = _sizes(model_id or env.TIERS[tier]["generator"])
+    s = model_sizes(model_id or env.TIERS[tier]["generator"])
     total = OVERHEAD_GIB + sum(weights_gib(s, tier, None if m == "tier" else m) for m in step.models)
     total += step.adapters * adapter_gib(s)
     # a step that trains and generates (a quiz between training steps) does one after the other: the larger counts

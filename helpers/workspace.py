@@ -292,7 +292,7 @@ def fresh_runtime_note(notebook: str) -> str:
         "; it needs nothing from earlier notebooks"
     from . import memplan
 
-    size = {t: memplan.weights_gib(memplan._sizes(env.TIERS[t]["generator"]), t, "bf16") for t in ("t4", "a100")}
+    size = {t: memplan.weights_gib(memplan.model_sizes(env.TIERS[t]["generator"]), t, "bf16") for t in ("t4", "a100")}
     return (f"{FRESH_RUNTIME_MARK} the setup cell installs the GPU stack (about 3 minutes) and the first model "
             f"load downloads the tier's model in 16 bits (t4: {size['t4']:.1f} GiB, a100: {size['a100']:.1f} GiB)"
             f"{rebuilt}.")

@@ -42,8 +42,8 @@ def plan_gib(name: str, tier: str) -> float:
     from helpers import memplan
 
     step = {"load": memplan.Step("load", generate=True),
-            "train-unsloth": memplan.Step("train", train=memplan._train("behaviour")),
-            "train-peft": memplan.Step("train", train=memplan._train("behaviour")),
+            "train-unsloth": memplan.Step("train", train=memplan.train_shape("behaviour")),
+            "train-peft": memplan.Step("train", train=memplan.train_shape("behaviour")),
             "generate": memplan.Step("generate", adapters=1, generate=True),
             "schema": memplan.Step("schema", generate=True)}[name]
     return round(memplan.step_gib(step, tier), 2)

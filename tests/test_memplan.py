@@ -96,3 +96,40 @@ def test_a_kept_probe_callback_does_not_keep_its_model():
     assert callback.gen is not None
     callback.on_train_end(None, None, None)
     assert callback.gen is None
+
+
+def test_training_shapes_come_from_the_recipes_a_gpu_runs(monkeypatch):
+    """On a GPU a recipe's whole batch goes at once: the plan's micro-batch is the recipe's batch, read from it."""
+    from helpers import finetune, systems
+
+    monkeypatch.setattr(systems, "_on_cpu", lambda micro: None)  # what a CUDA runtime gives
+    for run, recipe in [("behaviour", systems.behaviour_recipe()), ("knowledge", systems.knowledge_recipe(1)),
+                        ("raft", systems.raft_recipe())]:
+        assert memplan.train_shape(run)[0] == recipe.micro_batch(on_gpu=True) == recipe.batch_size, run
+    assert memplan.train_shape("raft")[1] == systems.raft_recipe().max_length
+    assert memplan.train_shape("case") == (systems.behaviour_recipe().batch_size, finetune.Recipe().max_length)
+    with pytest.raises(KeyError, match="the runs are"):
+        memplan.train_shape("dpo")
+
+
+def test_the_notebook_batches_in_the_plan_are_the_notebooks():
+    assert f"per_device_train_batch_size={memplan.BY_HAND_BATCH}," in _code("05_lora_finetune")
+    assert f"batch = {memplan.PROBE_BATCH}  #" in _code("10_security")
+
+
+def test_the_padded_lengths_hold_every_training_conversation():
+    """The plan pads a behaviour batch to BEHAVIOUR_PADDED tokens and a fact batch to FACT_PADDED: counted again
+    here on every training conversation with the embedded tokenizer, the longest must fit."""
+    from transformers import AutoTokenizer
+
+    from helpers import finetune, models
+
+    tokenizer = AutoTokenizer.from_pretrained(models.embedded_generator_dir(progress=None))
+    behaviour = finetune.chat_records({"json_extraction": None, "tone": None, "sql": None})
+    facts = finetune.chat_records({"qa_static": None, "qa_live": None})
+    longest_behaviour = finetune.check_lengths(tokenizer, behaviour, memplan.BEHAVIOUR_PADDED)
+    longest_fact = finetune.check_lengths(tokenizer, facts, memplan.FACT_PADDED)
+    assert longest_behaviour["truncated"] == 0 and longest_fact["truncated"] == 0
+    # and the rounding is close: a plan padded far beyond the data would overstate the peak
+    assert longest_behaviour["max_tokens"] > memplan.BEHAVIOUR_PADDED * 0.6
+    assert longest_fact["max_tokens"] > memplan.FACT_PADDED * 0.4
