@@ -67,14 +67,17 @@ def needed_models(task_names: Sequence[str]) -> list[str]:
 
 
 def run(gens, indexes: Mapping[int, object], n_items: int, task_names: Sequence[str] = tasks.TASKS,
-        progress: bool = True, fewshot_k: Mapping[str, int] | None = None) -> list[dict]:
+        progress: bool = True, fewshot_k: Mapping[str, int] | None = None,
+        pools: Mapping[str, object] | None = None) -> list[dict]:
     """Every system on the first `n_items` test items of every task; one scored row per item and system.
 
     ``gens``: the loaded generators ({'base': gen, 'behaviour': gen, ...}), or a function that loads one by
     name (``systems.load_generators``-style: ``lambda name: ...``). With a function only one model is in
     memory at a time: each is loaded, runs every task and system it serves, and is released before the next
     (what fits a T4 or a 40 GB A100 on the larger tiers). ``fewshot_k``: k per behaviour task for few-shot
-    (chosen on dev with ``fewshot.choose_k``; a task left out uses ``fewshot.DEFAULT_K``).
+    (chosen on dev with ``fewshot.choose_k``; a task left out uses ``fewshot.DEFAULT_K``). ``pools``: the
+    ``fewshot.Pool`` of each behaviour task already built (the train split embedded once, as when k was chosen);
+    a task left out gets its pool built here.
     """
     from . import data, fewshot
     from .progress import bar as progress_bar
@@ -94,7 +97,14 @@ def run(gens, indexes: Mapping[int, object], n_items: int, task_names: Sequence[
     if unknown:
         raise ValueError(f"fewshot_k names tasks without a few-shot system: {unknown}; few-shot runs on "
                          f"{list(tasks.BEHAVIOUR_TASKS)}")
-    items, hits, pools = {}, {}, {}
+    unknown = sorted(set(pools or {}) - set(tasks.BEHAVIOUR_TASKS))
+    if unknown:
+        raise ValueError(f"pools names tasks without a few-shot system: {unknown}; few-shot runs on "
+                         f"{list(tasks.BEHAVIOUR_TASKS)}")
+    wrong = {t: p.task for t, p in (pools or {}).items() if getattr(p, "task", t) != t}
+    if wrong:
+        raise ValueError(f"pools holds a pool under another task's name: {wrong} (task: the pool's task)")
+    items, hits, pools = {}, {}, dict(pools or {})
     for task in task_names:
         items[task] = data.load_task(task, "test")[:n_items]
         hits[task], _ = systems.retrieve(indexes[CORPUS_VERSION.get(task, 1)], task, items[task])
@@ -107,7 +117,7 @@ def run(gens, indexes: Mapping[int, object], n_items: int, task_names: Sequence[
             version = CORPUS_VERSION.get(task, 1)
             start = time.perf_counter()
             if system == "few-shot":
-                pool = pools.setdefault(task, fewshot.Pool(task))
+                pool = pools[task] if task in pools else pools.setdefault(task, fewshot.Pool(task))
                 k = fewshot_k.get(task, fewshot.DEFAULT_K)
                 out = [{**r, "k": k} for r in tasks.run(gen, task, items[task], version=version, progress=False,
                                                          prompts=fewshot.prompts(task, items[task], k, pool))]

@@ -433,6 +433,26 @@ def test_run_with_a_loader_holds_one_model_at_a_time(monkeypatch):
     assert env.release_memory() is True
 
 
+def test_run_reuses_the_pools_it_is_given(monkeypatch):
+    """The pools 08 built to choose k are the ones the benchmark's few-shot prompts come from: none rebuilt."""
+    from helpers import fewshot
+
+    monkeypatch.setattr(systems, "retrieve", lambda index, task, its: ([[] for _ in its], [0.0] * len(its)))
+    monkeypatch.setattr(fewshot, "Pool", lambda task: pytest.fail(f"a {task} pool was built again"))
+    used = []
+    monkeypatch.setattr(fewshot, "prompts", lambda task, its, k, pool: used.append(pool) or [[{}] for _ in its])
+    monkeypatch.setattr(tasks, "run", lambda gen, task, its, **kw: [{"id": it["id"], "task": task, "score": 1.0}
+                                                                   for it in its])
+    given = SimpleNamespace(task="sql")
+    gens = {m: Loaded(name=m, model_id=m, tier="cpu", device="cpu") for m in benchmark.needed_models(["sql"])}
+    benchmark.run(gens, {1: None, 2: None}, 2, task_names=["sql"], progress=False, pools={"sql": given})
+    assert used == [given]
+    with pytest.raises(ValueError, match=r"pools names tasks without a few-shot system: \['qa_live'\]"):
+        benchmark.run(gens, {1: None, 2: None}, 2, task_names=["sql"], progress=False, pools={"qa_live": given})
+    with pytest.raises(ValueError, match="under another task's name"):
+        benchmark.run(gens, {1: None, 2: None}, 2, task_names=["sql"], progress=False, pools={"tone": given})
+
+
 def test_save_takes_the_rows_and_extra_sections(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_PROFILE", "ci")
     rows = [{"task": "sql", "system": "FT", "id": 1, "score": 1.0, "model": "behaviour", "generator": "g",
