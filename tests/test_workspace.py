@@ -168,6 +168,7 @@ def test_cache_symlink_escaping_the_workspace(ws, monkeypatch):
 
 def test_missing_workspace_is_nothing_to_remove(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path / "never-made"))
+    monkeypatch.delenv("COURSE_CACHE_DIR", raising=False)  # the cache inside the workspace (the default)
     lines = []
     assert workspace.reset(confirm=False, print_fn=lines.append) == []
     assert lines == [f"nothing to remove in {tmp_path / 'never-made'}"]
