@@ -117,7 +117,9 @@ def run(gens, indexes: Mapping[int, object], n_items: int, task_names: Sequence[
             version = CORPUS_VERSION.get(task, 1)
             start = time.perf_counter()
             if system == "few-shot":
-                pool = pools[task] if task in pools else pools.setdefault(task, fewshot.Pool(task))
+                if task not in pools:  # built once, and only when not given
+                    pools[task] = fewshot.Pool(task)
+                pool = pools[task]
                 k = fewshot_k.get(task, fewshot.DEFAULT_K)
                 out = [{**r, "k": k} for r in tasks.run(gen, task, items[task], version=version, progress=False,
                                                          prompts=fewshot.prompts(task, items[task], k, pool))]
